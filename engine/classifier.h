@@ -1,0 +1,62 @@
+/*
+ * classifier: the engine's public, thread-safe call. Text in; label,
+ * probabilities, spam score, token count and elapsed time out. Any number
+ * of threads may call classifier_classify() at once; one scheduler runs the
+ * work (serially or batched) on the backend so that cores are never
+ * oversubscribed. A full queue answers ENGINE_ERR_OVERLOAD at once; a
+ * caller's deadline answers ENGINE_ERR_TIMEOUT.
+ *
+ * Ownership: the classifier owns its model, tokenizer and backend; a
+ * result is a caller-owned value. classifier_free() waits for work in
+ * flight to finish; callers must have returned before it is called.
+ */
+#ifndef LLMSPAM_ENGINE_CLASSIFIER_H
+#define LLMSPAM_ENGINE_CLASSIFIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "engine/llama_config.h"
+#include "engine/status.h"
+
+typedef struct classifier_options {
+    int threads;          /* compute threads; 0 = number of cores */
+    size_t max_tokens;    /* truncation, BOS included; 512 by default */
+    size_t queue_length;  /* requests waiting at most; 0 = 64 */
+    const char *device;   /* "cpu", "auto", "cuda", "cuda:N"; NULL = "cpu" */
+    const char *spam_label; /* id2label name scored as spam; NULL = "spam" */
+} classifier_options;
+
+typedef struct classify_result {
+    int label;                      /* argmax index into id2label */
+    int num_labels;
+    float probs[LLAMA_MAX_LABELS];  /* softmax, sigmoid or the raw value */
+    float logits[LLAMA_MAX_LABELS];
+    float spam_score;               /* probs[spam label] (regression: the value) */
+    int tokens;                     /* ids fed to the model, BOS included */
+    double ms;                      /* wall time in the call, queueing included */
+} classify_result;
+
+typedef struct classifier classifier;
+
+/* Defaults for every field. */
+void classifier_options_init(classifier_options *opt);
+
+/* Load the model directory (checkpoint + tokenizer.json) and start the
+ * scheduler. */
+engine_status classifier_new(const char *model_dir, const classifier_options *opt,
+                             classifier **out, engine_err *err);
+void classifier_free(classifier *c);
+
+/* Classify text[0..len). timeout_ms <= 0 means no deadline. */
+engine_status classifier_classify(classifier *c, const char *text, size_t len,
+                                  double timeout_ms, classify_result *res, engine_err *err);
+
+/* Token ids directly (tests, benchmarks). */
+engine_status classifier_classify_ids(classifier *c, const int32_t *ids, size_t n,
+                                      double timeout_ms, classify_result *res, engine_err *err);
+
+const llama_config *classifier_config(const classifier *c);
+/* The backend in use, e.g. "cpu" or "cuda:0", and why it was chosen. */
+const char *classifier_device(const classifier *c);
+
+#endif

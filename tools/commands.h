@@ -1,0 +1,12 @@
+/*
+ * commands: the llmspam subcommands. Each lives in its own tools/cmd_NAME.c
+ * and is listed once in the table in tools/llmspam.c. A command gets argv
+ * with argv[0] = its name and returns the process exit status
+ * (0 ok, 1 failure, 2 usage, as sysexits-minded tools do).
+ */
+#ifndef LLMSPAM_TOOLS_COMMANDS_H
+#define LLMSPAM_TOOLS_COMMANDS_H
+
+int cmd_version(int argc, char **argv);
+
+#endif
