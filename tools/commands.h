@@ -8,5 +8,6 @@
 #define LLMSPAM_TOOLS_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
 
 #endif

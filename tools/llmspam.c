@@ -16,6 +16,7 @@ struct command {
 
 static const struct command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"extract", cmd_extract, "print the rendering of messages (the text the model reads)"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,26 @@
+/*
+ * html: HTML -> text for the rendering, through libxml2's HTML parser (a
+ * real, error-recovering HTML parser; see bench/mime.sh and
+ * man/rendering.roff for why libxml2). script, style, head, template and
+ * comments are dropped; block elements become line breaks; entities are
+ * decoded by the parser; a link becomes "text <url>" when its text differs
+ * from its URL; elements hidden with the hidden attribute or an inline
+ * style of display:none, visibility:hidden or font-size:0 are skipped.
+ * Internal to mime/.
+ */
+#ifndef LLMSPAM_MIME_HTML_H
+#define LLMSPAM_MIME_HTML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mime/text.h"
+
+/* Once per process, before any thread calls mime_html_render(). */
+void mime_html_global_init(void);
+
+/* Render len bytes of UTF-8 HTML into t. Tree walk is iterative, so the
+ * nesting depth of the HTML costs no stack. Returns false on ENOMEM. */
+bool mime_html_render(const char *html, size_t len, mime_text *t);
+
+#endif

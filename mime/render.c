@@ -1,0 +1,493 @@
+/*
+ * render: raw message -> the rendering (see render.h and llmspam.conf(5)).
+ * GMime parses; this module walks the MIME tree (depth and part count
+ * bounded), picks the text of each part, decodes its transfer encoding
+ * and charset, and streams it into a capped mime_text buffer. Every GMime
+ * object lives only for one call, so calls on many threads never share one.
+ */
+#include "mime/render.h"
+
+#include <gmime/gmime.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mime/charset.h"
+#include "mime/html.h"
+#include "mime/text.h"
+
+#define MAX_HEADER_NAMES 32
+#define SCRATCH 16384
+
+void mime_options_default(mime_options *o)
+{
+    o->headers = MIME_DEFAULT_HEADERS;
+    o->max_text_bytes = MIME_DEFAULT_MAX_TEXT_BYTES;
+    o->max_depth = MIME_DEFAULT_MAX_DEPTH;
+    o->max_parts = MIME_DEFAULT_MAX_PARTS;
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void gmime_drop_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
+{
+    (void)domain, (void)level, (void)msg, (void)data; /* never print for hostile mail */
+}
+
+static void global_init(void)
+{
+    g_mime_init();
+    g_log_set_handler("gmime", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
+                      gmime_drop_log, NULL);
+    mime_html_global_init();
+}
+
+struct ctx {
+    mime_options o;
+    char names[MAX_HEADER_NAMES][64];
+    size_t n_names;
+    mime_text *t;
+    mime_flags f;
+    GMimeParserOptions *popts;
+    bool plain_seen, html_seen, nomem;
+    char scratch[SCRATCH];
+};
+
+static void parse_header_names(struct ctx *c, const char *list)
+{
+    const char *p = list;
+    while (*p && c->n_names < MAX_HEADER_NAMES) {
+        while (*p == ',' || *p == ' ' || *p == '\t' || *p == ':')
+            p++;
+        size_t n = strcspn(p, ", \t:");
+        if (n == 0)
+            break;
+        if (n < sizeof c->names[0]) {
+            memcpy(c->names[c->n_names], p, n);
+            c->names[c->n_names][n] = '\0';
+            c->n_names++;
+        }
+        p += n;
+    }
+}
+
+static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer data)
+{
+    struct ctx *c = data;
+    (void)offset, (void)item;
+    c->f.parse_defects++;
+    if (code == GMIME_CRIT_NESTING_OVERFLOW)
+        c->f.depth_exceeded = true;
+}
+
+static void put(struct ctx *c, const char *s, size_t n, bool oneline)
+{
+    if (!mime_text_put(c->t, s, n, oneline))
+        c->nomem = true;
+}
+
+/* The configured headers of msg, one line each: "Name: decoded value". */
+static void render_headers(struct ctx *c, GMimeObject *msg)
+{
+    GMimeHeaderList *hl = g_mime_object_get_header_list(msg);
+    if (!hl)
+        return;
+    for (size_t i = 0; i < c->n_names; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header(hl, c->names[i]);
+        const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+        if (!raw)
+            continue;
+        char *dec = g_mime_utils_header_decode_text(c->popts, raw);
+        if (!dec)
+            continue;
+        mime_text_break(c->t, 1);
+        put(c, c->names[i], strlen(c->names[i]), true);
+        put(c, ":", 1, true);
+        put(c, " ", 1, true);
+        put(c, dec, strlen(dec), true);
+        g_free(dec);
+        mime_text_break(c->t, 1);
+    }
+}
+
+/* The encoded content of a leaf part: zero-copy when the parser kept it as
+ * a window of our memory stream. *tofree is set when a copy was made. */
+static void part_content(GMimePart *p, const char **data, size_t *len,
+                         GMimeContentEncoding *enc, char **tofree, size_t cap)
+{
+    *data = NULL;
+    *len = 0;
+    *tofree = NULL;
+    *enc = GMIME_CONTENT_ENCODING_DEFAULT;
+    GMimeDataWrapper *w = g_mime_part_get_content(p);
+    if (!w)
+        return;
+    *enc = g_mime_data_wrapper_get_encoding(w);
+    GMimeStream *s = g_mime_data_wrapper_get_stream(w);
+    if (!s)
+        return;
+    if (GMIME_IS_STREAM_MEM(s) && GMIME_STREAM_MEM(s)->buffer) {
+        GByteArray *b = GMIME_STREAM_MEM(s)->buffer;
+        gint64 start = s->bound_start, end = s->bound_end;
+        if (end < 0 || end > (gint64)b->len)
+            end = b->len;
+        if (start < 0 || start > end)
+            start = end;
+        *data = (const char *)b->data + start;
+        *len = (size_t)(end - start);
+        if (*len > cap)
+            *len = cap;
+        return;
+    }
+    /* Some other stream: read a bounded copy. */
+    char *buf = malloc(cap ? cap : 1);
+    if (!buf)
+        return;
+    size_t n = 0;
+    if (g_mime_stream_reset(s) == 0)
+        while (n < cap) {
+            ssize_t r = g_mime_stream_read(s, buf + n, cap - n);
+            if (r <= 0)
+                break;
+            n += (size_t)r;
+        }
+    *data = buf;
+    *len = n;
+    *tofree = buf;
+}
+
+static bool is_decoded(GMimeContentEncoding enc)
+{
+    return enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+           enc == GMIME_CONTENT_ENCODING_UUENCODE;
+}
+
+/* Decode the transfer encoding; *out is in itself or a malloc'd buffer. */
+static bool decode(GMimeContentEncoding enc, const char *in, size_t len, const char **out,
+                   size_t *outlen, char **tofree)
+{
+    *tofree = NULL;
+    if (!is_decoded(enc)) {
+        *out = in;
+        *outlen = len;
+        return true;
+    }
+    GMimeEncoding st;
+    g_mime_encoding_init_decode(&st, enc);
+    char *buf = malloc(g_mime_encoding_outlen(&st, len) + 16);
+    if (!buf)
+        return false;
+    *outlen = g_mime_encoding_flush(&st, in, len, buf);
+    *out = buf;
+    *tofree = buf;
+    return true;
+}
+
+/* Decoded size of an attachment, counted through a fixed scratch buffer. */
+static size_t decoded_size(struct ctx *c, GMimeContentEncoding enc, const char *in, size_t len)
+{
+    if (!is_decoded(enc))
+        return len;
+    GMimeEncoding st;
+    g_mime_encoding_init_decode(&st, enc);
+    size_t total = 0, chunk = SCRATCH / 2; /* outlen(chunk) stays under SCRATCH */
+    while (len > chunk) {
+        total += g_mime_encoding_step(&st, in, chunk, c->scratch);
+        in += chunk;
+        len -= chunk;
+    }
+    total += g_mime_encoding_flush(&st, in, len, c->scratch);
+    return total;
+}
+
+static void lower(char *dst, size_t dstsz, const char *src)
+{
+    size_t i = 0;
+    for (; src && src[i] && i + 1 < dstsz; i++)
+        dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] + 32 : src[i]);
+    dst[i] = '\0';
+}
+
+static void attachment_line(struct ctx *c, GMimeObject *obj, const char *type,
+                            const char *subtype)
+{
+    c->f.has_attachments = true;
+    if (mime_text_full(c->t))
+        return;
+    size_t size = 0;
+    if (GMIME_IS_PART(obj)) {
+        const char *data;
+        size_t len;
+        GMimeContentEncoding enc;
+        char *tofree;
+        part_content(GMIME_PART(obj), &data, &len, &enc, &tofree, SIZE_MAX);
+        size = decoded_size(c, enc, data, len);
+        free(tofree);
+    }
+    const char *name = GMIME_IS_PART(obj) ? g_mime_part_get_filename(GMIME_PART(obj)) : NULL;
+    char ty[160];
+    snprintf(ty, sizeof ty, "%s/%s", type, subtype);
+    lower(ty, sizeof ty, ty);
+    mime_text_break(c->t, 1);
+    put(c, "[attachment: ", 13, true);
+    if (name && *name) {
+        put(c, name, strlen(name), true);
+        put(c, " ", 1, true);
+    }
+    char tail[200];
+    int n = snprintf(tail, sizeof tail, "(%s, %zu bytes)]", ty, size);
+    put(c, tail, (size_t)n < sizeof tail ? (size_t)n : sizeof tail - 1, true);
+    mime_text_break(c->t, 1);
+}
+
+/* A text leaf: transfer-decode, convert to UTF-8, then text or HTML. */
+static void text_part(struct ctx *c, GMimePart *p, bool html)
+{
+    if (mime_text_full(c->t))
+        return;
+    /* Input bounds: text shrinks or grows little on its way out; HTML
+     * markup is mostly dropped, so it may be much larger than its text. */
+    size_t cap = c->o.max_text_bytes * (html ? 64 : 8) + 4096;
+    const char *enc_data, *dec, *utf8;
+    size_t enc_len, dec_len, utf8_len;
+    GMimeContentEncoding enc;
+    char *free1, *free2;
+    bool owned;
+    part_content(p, &enc_data, &enc_len, &enc, &free1, cap * 2);
+    if (!decode(enc, enc_data, enc_len, &dec, &dec_len, &free2)) {
+        free(free1);
+        c->nomem = true;
+        return;
+    }
+    if (dec_len > cap)
+        dec_len = cap;
+    const char *cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(p), "charset");
+    if (!mime_charset_to_utf8(cs, dec, dec_len, &utf8, &utf8_len, &owned, &c->f.parse_defects)) {
+        c->nomem = true;
+    } else {
+        mime_text_break(c->t, 2);
+        if (html) {
+            if (!mime_html_render(utf8, utf8_len, c->t))
+                c->nomem = true;
+            c->html_seen = true;
+        } else {
+            put(c, utf8, utf8_len, false);
+            c->plain_seen = true;
+        }
+        mime_text_break(c->t, 2);
+        if (owned)
+            free((char *)utf8);
+    }
+    free(free2);
+    free(free1);
+}
+
+static void render_object(struct ctx *c, GMimeObject *obj, unsigned depth);
+
+static void render_message(struct ctx *c, GMimeMessage *msg, unsigned depth)
+{
+    render_headers(c, GMIME_OBJECT(msg));
+    mime_text_break(c->t, 2);
+    GMimeObject *body = g_mime_message_get_mime_part(msg);
+    if (body)
+        render_object(c, body, depth);
+}
+
+static bool type_is(GMimeObject *obj, const char *type, const char *subtype)
+{
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    return ct && g_mime_content_type_is_type(ct, type, subtype);
+}
+
+static bool is_attachment(GMimeObject *obj)
+{
+    GMimeContentDisposition *d = g_mime_object_get_content_disposition(obj);
+    return d && g_mime_content_disposition_is_attachment(d);
+}
+
+static void render_alternative(struct ctx *c, GMimeMultipart *mp, unsigned depth)
+{
+    int n = g_mime_multipart_get_count(mp);
+    size_t before = mime_text_len(c->t);
+    for (int i = 0; i < n; i++) {
+        GMimeObject *ch = g_mime_multipart_get_part(mp, i);
+        if (GMIME_IS_PART(ch) && type_is(ch, "text", "plain") && !is_attachment(ch)) {
+            render_object(c, ch, depth);
+            if (mime_text_len(c->t) != before)
+                return;
+            break; /* an empty text/plain: fall back to the richer part */
+        }
+    }
+    /* RFC 2046: the last alternative is the richest; take the last one
+     * that can give text. */
+    for (int i = n - 1; i >= 0; i--) {
+        GMimeObject *ch = g_mime_multipart_get_part(mp, i);
+        if (GMIME_IS_MULTIPART(ch) || GMIME_IS_MESSAGE_PART(ch) ||
+            (GMIME_IS_PART(ch) && type_is(ch, "text", "*") && !is_attachment(ch) &&
+             !type_is(ch, "text", "plain"))) {
+            render_object(c, ch, depth);
+            return;
+        }
+    }
+    if (n > 0 && mime_text_len(c->t) == before)
+        render_object(c, g_mime_multipart_get_part(mp, 0), depth);
+}
+
+static void render_object(struct ctx *c, GMimeObject *obj, unsigned depth)
+{
+    if (c->nomem)
+        return;
+    if (depth > c->o.max_depth) {
+        c->f.depth_exceeded = true;
+        return;
+    }
+    if (c->f.n_parts >= c->o.max_parts) {
+        c->f.parts_exceeded = true;
+        return;
+    }
+    c->f.n_parts++;
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        if (m) {
+            mime_text_break(c->t, 2);
+            render_message(c, m, depth + 1);
+        }
+        return;
+    }
+    if (GMIME_IS_MULTIPART(obj)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(obj);
+        if (type_is(obj, "multipart", "alternative")) {
+            render_alternative(c, mp, depth + 1);
+            return;
+        }
+        int n = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < n && !c->nomem; i++)
+            render_object(c, g_mime_multipart_get_part(mp, i), depth + 1);
+        return;
+    }
+    if (!GMIME_IS_PART(obj))
+        return;
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    const char *type = ct ? g_mime_content_type_get_media_type(ct) : NULL;
+    const char *subtype = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+    if (!type)
+        type = "application";
+    if (!subtype)
+        subtype = "octet-stream";
+    if (!strcasecmp(type, "text") && !is_attachment(obj))
+        text_part(c, GMIME_PART(obj), !strcasecmp(subtype, "html"));
+    else
+        attachment_line(c, obj, type, subtype);
+}
+
+/* The milter caps the message size; this caps what GMime builds from it:
+ * the prefix up to the line where boundary-like lines ("--...") or
+ * Content-Type headers pass four times max_parts (memory for parts). */
+static size_t bounded_prefix(const char *raw, size_t len, unsigned max_parts, bool *cut)
+{
+    size_t limit = (size_t)max_parts * 4 + 16, dashes = 0, ctypes = 0;
+    const char *p = raw, *end = raw + len;
+    *cut = false;
+    while (p < end) {
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+            dashes++;
+        else if (end - p >= 13 && (p[0] == 'c' || p[0] == 'C') && !strncasecmp(p, "content-type:", 13))
+            ctypes++;
+        if (dashes > limit || ctypes > limit) {
+            *cut = true;
+            return (size_t)(p - raw);
+        }
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return len;
+}
+
+engine_status mime_render(const char *raw, size_t len, const mime_options *opt,
+                          char **text, size_t *text_len, mime_flags *flags,
+                          engine_err *err)
+{
+    if (text)
+        *text = NULL;
+    if (text_len)
+        *text_len = 0;
+    if (flags)
+        memset(flags, 0, sizeof *flags);
+    if (!text || (!raw && len > 0))
+        return engine_fail(err, ENGINE_ERR_ARG, "mime_render: %s", !text ? "text is NULL" : "raw is NULL");
+    pthread_once(&init_once, global_init);
+
+    struct ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return engine_fail(err, ENGINE_ERR_NOMEM, "mime_render: out of memory");
+    mime_options_default(&c->o);
+    if (opt) {
+        if (opt->headers)
+            c->o.headers = opt->headers;
+        if (opt->max_text_bytes)
+            c->o.max_text_bytes = opt->max_text_bytes;
+        if (opt->max_depth)
+            c->o.max_depth = opt->max_depth;
+        if (opt->max_parts)
+            c->o.max_parts = opt->max_parts;
+    }
+    parse_header_names(c, c->o.headers);
+    c->t = mime_text_new(c->o.max_text_bytes);
+
+    bool cut = false;
+    size_t n = raw ? bounded_prefix(raw, len, c->o.max_parts, &cut) : 0;
+    c->f.parts_exceeded = cut;
+
+    /* Zero copy: GMime reads our bytes in place and never writes to them
+     * while parsing; the array is not owned, so it is not freed. */
+    GByteArray *arr = g_byte_array_new_take((guint8 *)(raw ? raw : ""), n);
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(arr);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    c->popts = g_mime_parser_options_new();
+    const char *fallback[] = {"UTF-8", "windows-1252", NULL};
+    g_mime_parser_options_set_fallback_charsets(c->popts, fallback);
+    g_mime_parser_options_set_rfc2047_compliance_mode(c->popts, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_parameter_compliance_mode(c->popts, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_address_compliance_mode(c->popts, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_warning_callback(c->popts, on_warning, c);
+
+    if (c->t) {
+        GMimeMessage *msg = g_mime_parser_construct_message(parser, c->popts);
+        if (msg) {
+            render_message(c, msg, 0);
+            g_object_unref(msg);
+        } else {
+            c->f.parse_defects++;
+        }
+    }
+    g_object_unref(parser);
+    g_object_unref(stream);
+    g_byte_array_free(arr, FALSE);
+    g_mime_parser_options_free(c->popts);
+
+    engine_status st = ENGINE_OK;
+    bool truncated = false;
+    size_t out_len = 0;
+    char *out = c->nomem ? NULL : mime_text_take(c->t, &out_len, &truncated);
+    if (c->nomem)
+        mime_text_free(c->t);
+    if (!out) {
+        st = engine_fail(err, ENGINE_ERR_NOMEM, "mime_render: out of memory rendering the message");
+    } else {
+        c->f.truncated = truncated;
+        c->f.html_only = c->html_seen && !c->plain_seen;
+        *text = out;
+        if (text_len)
+            *text_len = out_len;
+        if (flags)
+            *flags = c->f;
+    }
+    free(c);
+    return st;
+}

@@ -1,0 +1,325 @@
+/*
+ * extract: "llmspam extract" prints the rendering of messages, the exact
+ * text the classifier reads (mime_render()). With --json, one JSON object
+ * per line, which the training pipeline reads, so training sees what the
+ * milter sees. Inputs: message files (or - for stdin), an mbox, a maildir.
+ */
+#include "config.h"
+#include "tools/commands.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mime/render.h"
+
+struct extract {
+    mime_options opt;
+    bool json;
+    size_t max_message_bytes; /* 0: whole file */
+    size_t count;             /* messages printed so far */
+    bool many;                /* label plain output with ==> name <== */
+    int failures;
+};
+
+static void extract_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: llmspam extract [OPTIONS] FILE...\n"
+        "       llmspam extract [OPTIONS] --mbox FILE\n"
+        "       llmspam extract [OPTIONS] --maildir DIR\n"
+        "\n"
+        "Print the rendering of each message: the UTF-8 text the classifier reads\n"
+        "(configured headers, a blank line, then the body text; see llmspam.conf(5)).\n"
+        "FILE is one raw RFC 822 message (CRLF or LF); - reads standard input.\n"
+        "\n"
+        "options:\n"
+        "  --json                  one JSON object per message and line:\n"
+        "                          {\"file\":...,\"text\":...,\"flags\":{...}}\n"
+        "  --headers LIST          headers to render, comma-separated\n"
+        "                          (default \"%s\")\n"
+        "  --max-text-bytes N      cap the text at N bytes (default %d)\n"
+        "  --max-message-bytes N   render only the first N bytes of each message,\n"
+        "                          as the milter does (default: all of it)\n"
+        "  --mbox FILE             read the messages of an mbox (\"From \" lines);\n"
+        "                          each is named FILE#N (N from 1)\n"
+        "  --maildir DIR           read DIR/cur and DIR/new (or DIR's files)\n"
+        "  -h, --help              this help\n"
+        "\n"
+        "flags: html_only, has_attachments, truncated, depth_exceeded,\n"
+        "parts_exceeded, parse_defects (count), parts (MIME parts visited).\n"
+        "Exit status: 0 all rendered, 1 a file could not be read or rendered, 2 usage.\n",
+        MIME_DEFAULT_HEADERS, MIME_DEFAULT_MAX_TEXT_BYTES);
+}
+
+static bool parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-')
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+static void emit(struct extract *x, const char *name, const char *raw, size_t len)
+{
+    if (x->max_message_bytes && len > x->max_message_bytes)
+        len = x->max_message_bytes;
+    char *text = NULL;
+    size_t text_len = 0;
+    mime_flags f;
+    engine_err err;
+    engine_status st = mime_render(raw, len, &x->opt, &text, &text_len, &f, &err);
+    if (st != ENGINE_OK) {
+        fprintf(stderr, "llmspam extract: %s: %s\n", name, err.msg);
+        x->failures++;
+        return;
+    }
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject(), *fl = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "file", name);
+        cJSON_AddStringToObject(o, "text", text);
+        cJSON_AddBoolToObject(fl, "html_only", f.html_only);
+        cJSON_AddBoolToObject(fl, "has_attachments", f.has_attachments);
+        cJSON_AddBoolToObject(fl, "truncated", f.truncated);
+        cJSON_AddBoolToObject(fl, "depth_exceeded", f.depth_exceeded);
+        cJSON_AddBoolToObject(fl, "parts_exceeded", f.parts_exceeded);
+        cJSON_AddNumberToObject(fl, "parse_defects", f.parse_defects);
+        cJSON_AddNumberToObject(fl, "parts", f.n_parts);
+        cJSON_AddItemToObject(o, "flags", fl);
+        char *line = cJSON_PrintUnformatted(o);
+        if (line) {
+            puts(line);
+            cJSON_free(line);
+        } else {
+            fprintf(stderr, "llmspam extract: %s: out of memory\n", name);
+            x->failures++;
+        }
+        cJSON_Delete(o);
+    } else {
+        if (x->many)
+            printf("%s==> %s <==\n", x->count ? "\n" : "", name);
+        fwrite(text, 1, text_len, stdout);
+        putchar('\n');
+    }
+    x->count++;
+    free(text);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f)
+        return NULL;
+    size_t alloc = 65536, n = 0;
+    char *buf = malloc(alloc);
+    while (buf) {
+        size_t r = fread(buf + n, 1, alloc - n, f);
+        n += r;
+        if (n < alloc) {
+            if (ferror(f)) {
+                free(buf);
+                buf = NULL;
+            }
+            break;
+        }
+        char *b = realloc(buf, alloc * 2);
+        if (!b) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = b;
+        alloc *= 2;
+    }
+    int e = errno;
+    if (f != stdin)
+        fclose(f);
+    errno = e;
+    *len = n;
+    return buf;
+}
+
+static void do_file(struct extract *x, const char *path)
+{
+    size_t len;
+    char *raw = slurp(path, &len);
+    if (!raw) {
+        fprintf(stderr, "llmspam extract: %s: %s\n", path, strerror(errno));
+        x->failures++;
+        return;
+    }
+    emit(x, path, raw, len);
+    free(raw);
+}
+
+/* mbox: a message starts at a "From " line at the start of the file or
+ * after a newline; that envelope line is not part of the message. */
+static void do_mbox(struct extract *x, const char *path)
+{
+    size_t len;
+    char *raw = slurp(path, &len);
+    if (!raw) {
+        fprintf(stderr, "llmspam extract: %s: %s\n", path, strerror(errno));
+        x->failures++;
+        return;
+    }
+    size_t n = 0, pos = 0, start = SIZE_MAX;
+    char name[4096];
+    while (pos <= len) {
+        bool from = pos < len && len - pos >= 5 && !memcmp(raw + pos, "From ", 5);
+        if (from || pos == len) {
+            if (start != SIZE_MAX) {
+                snprintf(name, sizeof name, "%s#%zu", path, ++n);
+                emit(x, name, raw + start, pos - start);
+            }
+            if (pos == len)
+                break;
+            const char *nl = memchr(raw + pos, '\n', len - pos);
+            start = nl ? (size_t)(nl - raw) + 1 : len;
+            pos = start;
+            continue;
+        }
+        const char *nl = memchr(raw + pos, '\n', len - pos);
+        pos = nl ? (size_t)(nl - raw) + 1 : len;
+    }
+    free(raw);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The regular files of dir, sorted by name, each rendered. */
+static bool do_dir(struct extract *x, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    char **names = NULL;
+    size_t n = 0, alloc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == alloc) {
+            alloc = alloc ? alloc * 2 : 256;
+            char **nn = realloc(names, alloc * sizeof *names);
+            if (!nn)
+                break;
+            names = nn;
+        }
+        names[n] = strdup(e->d_name);
+        if (names[n])
+            n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        char path[8192];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+            do_file(x, path);
+        free(names[i]);
+    }
+    free(names);
+    return true;
+}
+
+static void do_maildir(struct extract *x, const char *dir)
+{
+    char sub[8192];
+    bool any = false;
+    snprintf(sub, sizeof sub, "%s/cur", dir);
+    any |= do_dir(x, sub);
+    snprintf(sub, sizeof sub, "%s/new", dir);
+    any |= do_dir(x, sub);
+    if (!any && !do_dir(x, dir)) {
+        fprintf(stderr, "llmspam extract: %s: %s\n", dir, strerror(errno));
+        x->failures++;
+    }
+}
+
+int cmd_extract(int argc, char **argv)
+{
+    enum { O_JSON = 256, O_HEADERS, O_MAXTEXT, O_MAXMSG, O_MBOX, O_MAILDIR };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, O_JSON},
+        {"headers", required_argument, NULL, O_HEADERS},
+        {"max-text-bytes", required_argument, NULL, O_MAXTEXT},
+        {"max-message-bytes", required_argument, NULL, O_MAXMSG},
+        {"mbox", required_argument, NULL, O_MBOX},
+        {"maildir", required_argument, NULL, O_MAILDIR},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct extract x = {0};
+    mime_options_default(&x.opt);
+    const char *mbox = NULL, *maildir = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_JSON:
+            x.json = true;
+            break;
+        case O_HEADERS:
+            x.opt.headers = optarg;
+            break;
+        case O_MAXTEXT:
+            if (!parse_size(optarg, &x.opt.max_text_bytes) || x.opt.max_text_bytes == 0) {
+                fprintf(stderr, "llmspam extract: --max-text-bytes: '%s' is not a positive number\n", optarg);
+                return 2;
+            }
+            break;
+        case O_MAXMSG:
+            if (!parse_size(optarg, &x.max_message_bytes) || x.max_message_bytes == 0) {
+                fprintf(stderr, "llmspam extract: --max-message-bytes: '%s' is not a positive number\n", optarg);
+                return 2;
+            }
+            break;
+        case O_MBOX:
+            mbox = optarg;
+            break;
+        case O_MAILDIR:
+            maildir = optarg;
+            break;
+        case 'h':
+            extract_usage(stdout);
+            return 0;
+        default:
+            extract_usage(stderr);
+            return 2;
+        }
+    }
+    int nfiles = argc - optind;
+    if ((mbox != NULL) + (maildir != NULL) + (nfiles > 0) != 1) {
+        fprintf(stderr, "llmspam extract: give FILE..., or --mbox FILE, or --maildir DIR\n");
+        extract_usage(stderr);
+        return 2;
+    }
+    x.many = nfiles > 1 || mbox || maildir;
+    if (mbox)
+        do_mbox(&x, mbox);
+    else if (maildir)
+        do_maildir(&x, maildir);
+    else
+        for (int i = optind; i < argc; i++)
+            do_file(&x, argv[i]);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "llmspam extract: standard output: %s\n", strerror(errno));
+        return 1;
+    }
+    return x.failures ? 1 : 0;
+}
