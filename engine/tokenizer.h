@@ -5,6 +5,8 @@
  * (split_special_tokens=True), and invalid UTF-8 becomes U+FFFD.
  *
  * A loaded tokenizer is immutable; tokenizer_encode is thread-safe on it.
+ * tokenizer_load reads the whole file (the caller keeps path); the
+ * tokenizer owns everything it allocates; tokenizer_free(NULL) is harmless.
  */
 #ifndef LLMSPAM_ENGINE_TOKENIZER_H
 #define LLMSPAM_ENGINE_TOKENIZER_H
@@ -25,5 +27,25 @@ void tokenizer_free(tokenizer *tok);
 engine_status tokenizer_encode(const tokenizer *tok, const char *text, size_t len,
                                size_t max_tokens, bool add_special,
                                int32_t *ids, size_t *n_ids, engine_err *err);
+
+/* As tokenizer_load; TOKENIZER_FORCE_PCRE2 runs the Split regex with PCRE2
+ * even where the built-in Llama 3 matcher applies (tests compare both). */
+#define TOKENIZER_FORCE_PCRE2 1u
+engine_status tokenizer_load_flags(const char *path, unsigned flags, tokenizer **out,
+                                   engine_err *err);
+
+/* The bytes ids[0..n) stand for, concatenated (special tokens as their
+ * text), NUL-terminated for convenience. *out is the caller's, to free().
+ * An id that is not a token is ENGINE_ERR_ARG. */
+engine_status tokenizer_decode(const tokenizer *tok, const int32_t *ids, size_t n,
+                               char **out, size_t *out_len, engine_err *err);
+
+/* The first id the post-processor puts before the text (Llama 3: BOS,
+ * <|begin_of_text|> = 128000), or -1 when it adds none. */
+int32_t tokenizer_bos_id(const tokenizer *tok);
+/* One more than the largest id, added tokens included. */
+size_t tokenizer_vocab_size(const tokenizer *tok);
+/* Whether the built-in Llama 3 pre-tokenizer matcher is in use. */
+bool tokenizer_builtin_pretokenizer(const tokenizer *tok);
 
 #endif
