@@ -197,6 +197,41 @@ static char *convert(iconv_t cd, const char *in, size_t len, size_t *outlen, siz
     return out;
 }
 
+/* Convert with one iconv charset; NULL when unknown (or ENOMEM: *nomem). */
+static char *try_iconv(const char *iname, const char *in, size_t len, size_t *outlen,
+                       size_t *invalid, bool *nomem)
+{
+    iconv_t cd = g_mime_iconv_open("UTF-8", iname);
+    if (cd == (iconv_t)-1)
+        return NULL;
+    iconv(cd, NULL, NULL, NULL, NULL); /* a cached descriptor: reset its shift state */
+    char *s = convert(cd, in, len, outlen, invalid);
+    g_mime_iconv_close(cd);
+    if (!s)
+        *nomem = true;
+    return s;
+}
+
+/* Mail that declares one Japanese charset is often in another one. */
+static bool japanese(const char *name)
+{
+    return !strncmp(name, "iso-2022-jp", 11) || !strcmp(name, "euc-jp") ||
+           !strcmp(name, "CP932") || !strcmp(name, "x-euc-jp");
+}
+
+const char *mime_charset_iconv_name(const char *charset, char *buf, size_t bufsz)
+{
+    const char *iname;
+    switch (classify(charset, buf, bufsz, &iname)) {
+    case CS_LATIN:
+        return "windows-1252";
+    case CS_UTF8:
+        return "UTF-8";
+    default:
+        return iname;
+    }
+}
+
 bool mime_charset_to_utf8(const char *charset, const char *in, size_t len,
                           const char **out, size_t *outlen, bool *owned,
                           unsigned *defects)
@@ -222,21 +257,38 @@ bool mime_charset_to_utf8(const char *charset, const char *in, size_t len,
                 !strncmp(name, "ucs", 3) || !strncmp(name, "utf-7", 5) || !strcmp(name, "hz-gb-2312");
     if (!wide && all_ascii(in, len))
         return true;
-    iconv_t cd = g_mime_iconv_open("UTF-8", iname);
-    if (cd == (iconv_t)-1) {
+    size_t invalid = 0;
+    bool nomem = false;
+    char *s = try_iconv(iname, in, len, outlen, &invalid, &nomem);
+    if (nomem)
+        return false;
+    if (!s) { /* unknown charset */
         (*defects)++;
         return fallback(in, len, out, outlen, owned);
     }
-    iconv(cd, NULL, NULL, NULL, NULL); /* a cached descriptor: reset its shift state */
-    size_t invalid = 0;
-    char *s = convert(cd, in, len, outlen, &invalid);
-    g_mime_iconv_close(cd);
-    if (!s)
-        return false;
     if (invalid) {
         (*defects)++;
+        if (japanese(iname)) {
+            static const char *const jp[] = {"EUC-JP", "CP932", "ISO-2022-JP-3"};
+            for (size_t i = 0; i < sizeof jp / sizeof jp[0]; i++) {
+                size_t inv2 = 0, len2 = 0;
+                char *s2 = try_iconv(jp[i], in, len, &len2, &inv2, &nomem);
+                if (s2 && inv2 == 0) {
+                    free(s);
+                    *out = s2;
+                    *outlen = len2;
+                    *owned = true;
+                    return true;
+                }
+                free(s2);
+                if (nomem) {
+                    free(s);
+                    return false;
+                }
+            }
+        }
         /* Mostly undecodable: the declared charset is wrong. */
-        if (invalid * 20 > len && !wide) {
+        if (!wide && (invalid * 20 > len || mime_utf8_valid(in, len))) {
             free(s);
             return fallback(in, len, out, outlen, owned);
         }

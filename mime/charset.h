@@ -4,7 +4,10 @@
  * bytes are valid UTF-8, else as windows-1252; invalid bytes become U+FFFD.
  * iso-8859-1 and us-ascii are read as windows-1252 (as browsers do), gb2312
  * as GB18030, shift_jis as CP932, euc-kr as CP949 (their supersets).
- * Conversion goes through GMime's thread-safe iconv cache. Internal to mime/.
+ * When a declared Japanese charset does not fit, EUC-JP, CP932 and
+ * ISO-2022-JP-3 are tried before the fallbacks (Japanese mail often
+ * declares iso-2022-jp and is EUC-JP). Conversion goes through GMime's
+ * thread-safe iconv cache. Internal to mime/.
  */
 #ifndef LLMSPAM_MIME_CHARSET_H
 #define LLMSPAM_MIME_CHARSET_H
@@ -24,6 +27,10 @@
 bool mime_charset_to_utf8(const char *charset, const char *in, size_t len,
                           const char **out, size_t *outlen, bool *owned,
                           unsigned *defects);
+
+/* The iconv name llmspam uses for a declared charset (aliases and
+ * supersets applied; latin-1-like names -> "windows-1252"); may return buf. */
+const char *mime_charset_iconv_name(const char *charset, char *buf, size_t bufsz);
 
 /* Whether s[0..n) is valid UTF-8. */
 bool mime_utf8_valid(const char *s, size_t n);

@@ -21,6 +21,7 @@
 
 #define MAX_HEADER_NAMES 32
 #define SCRATCH 16384
+#define MAX_REPARSES 4 /* texts parsed again as MIME, per message */
 
 void mime_options_default(mime_options *o)
 {
@@ -53,6 +54,7 @@ struct ctx {
     mime_flags f;
     GMimeParserOptions *popts;
     bool plain_seen, html_seen, nomem;
+    unsigned reparses;      /* prologues parsed again, bounded */
     char scratch[SCRATCH];
 };
 
@@ -89,12 +91,44 @@ static void put(struct ctx *c, const char *s, size_t n, bool oneline)
         c->nomem = true;
 }
 
-/* The configured headers of msg, one line each: "Name: decoded value". */
-static void render_headers(struct ctx *c, GMimeObject *msg)
+/* The charset of the first text part under obj (depth-first, a few
+ * parts at most), or NULL. */
+static const char *first_charset(GMimeObject *obj, unsigned depth, unsigned *budget)
 {
+    if (!obj || depth > 8 || *budget == 0)
+        return NULL;
+    (*budget)--;
+    if (GMIME_IS_MULTIPART(obj)) {
+        int n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+        for (int i = 0; i < n; i++) {
+            const char *cs = first_charset(g_mime_multipart_get_part(GMIME_MULTIPART(obj), i), depth + 1, budget);
+            if (cs)
+                return cs;
+        }
+        return NULL;
+    }
+    if (GMIME_IS_PART(obj))
+        return g_mime_object_get_content_type_parameter(obj, "charset");
+    return NULL;
+}
+
+/* The configured headers of msg, one line each: "Name: decoded value".
+ * Raw 8-bit header text is read as UTF-8, else in the charset of the
+ * message's first text part, else as windows-1252. */
+static void render_headers(struct ctx *c, GMimeMessage *m)
+{
+    GMimeObject *msg = GMIME_OBJECT(m);
     GMimeHeaderList *hl = g_mime_object_get_header_list(msg);
     if (!hl)
         return;
+    unsigned budget = 16;
+    char buf[64];
+    const char *cs = first_charset(g_mime_message_get_mime_part(m), 0, &budget);
+    const char *fallback[] = {"UTF-8", cs ? mime_charset_iconv_name(cs, buf, sizeof buf) : NULL,
+                              "windows-1252", NULL};
+    if (!fallback[1] || !strcmp(fallback[1], "UTF-8"))
+        fallback[1] = "windows-1252";
+    g_mime_parser_options_set_fallback_charsets(c->popts, fallback);
     for (size_t i = 0; i < c->n_names; i++) {
         GMimeHeader *h = g_mime_header_list_get_header(hl, c->names[i]);
         const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
@@ -243,8 +277,11 @@ static void attachment_line(struct ctx *c, GMimeObject *obj, const char *type,
     mime_text_break(c->t, 1);
 }
 
+static void reparse(struct ctx *c, const char *pro, size_t len, unsigned depth);
+static bool looks_multipart(const char *s, size_t n);
+
 /* A text leaf: transfer-decode, convert to UTF-8, then text or HTML. */
-static void text_part(struct ctx *c, GMimePart *p, bool html)
+static void text_part(struct ctx *c, GMimePart *p, bool html, unsigned depth)
 {
     if (mime_text_full(c->t))
         return;
@@ -264,6 +301,12 @@ static void text_part(struct ctx *c, GMimePart *p, bool html)
     }
     if (dec_len > cap)
         dec_len = cap;
+    if (!html && c->reparses < MAX_REPARSES && looks_multipart(dec, dec_len)) {
+        reparse(c, dec, dec_len, depth);
+        free(free2);
+        free(free1);
+        return;
+    }
     const char *cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(p), "charset");
     if (!mime_charset_to_utf8(cs, dec, dec_len, &utf8, &utf8_len, &owned, &c->f.parse_defects)) {
         c->nomem = true;
@@ -289,7 +332,7 @@ static void render_object(struct ctx *c, GMimeObject *obj, unsigned depth);
 
 static void render_message(struct ctx *c, GMimeMessage *msg, unsigned depth)
 {
-    render_headers(c, GMIME_OBJECT(msg));
+    render_headers(c, msg);
     mime_text_break(c->t, 2);
     GMimeObject *body = g_mime_message_get_mime_part(msg);
     if (body)
@@ -336,6 +379,93 @@ static void render_alternative(struct ctx *c, GMimeMultipart *mp, unsigned depth
         render_object(c, g_mime_multipart_get_part(mp, 0), depth);
 }
 
+/* A multipart whose boundary never opens keeps everything in its
+ * prologue (badmime: a missing or conflicting boundary). Parse that text
+ * again: as a multipart when it starts with a "--boundary" line, else as
+ * one MIME part. */
+static void reparse(struct ctx *c, const char *pro, size_t len, unsigned depth)
+{
+    if (c->reparses >= MAX_REPARSES || mime_text_full(c->t))
+        return;
+    c->reparses++;
+    c->f.parse_defects++;
+    while (len && (*pro == '\r' || *pro == '\n' || *pro == ' ' || *pro == '\t')) {
+        pro++;
+        len--;
+    }
+    GMimeStream *stream;
+    size_t bl = 0;
+    if (len > 2 && pro[0] == '-' && pro[1] == '-') {
+        while (2 + bl < len && !strchr("\r\n \t\"", pro[2 + bl]))
+            bl++;
+        if (bl > 70)
+            bl = 0;
+    }
+    if (bl) {
+        GByteArray *a = g_byte_array_sized_new((guint)(len + bl + 64));
+        static const char head[] = "Content-Type: multipart/mixed; boundary=\"";
+        g_byte_array_append(a, (const guint8 *)head, sizeof head - 1);
+        g_byte_array_append(a, (const guint8 *)pro + 2, (guint)bl);
+        g_byte_array_append(a, (const guint8 *)"\"\n\n", 3);
+        g_byte_array_append(a, (const guint8 *)pro, (guint)len);
+        stream = g_mime_stream_mem_new_with_byte_array(a);
+    } else {
+        stream = g_mime_stream_mem_new_with_buffer(pro, len);
+    }
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    GMimeObject *part = g_mime_parser_construct_part(parser, c->popts);
+    if (part) {
+        render_object(c, part, depth + 1);
+        g_object_unref(part);
+    }
+    g_object_unref(parser);
+    g_object_unref(stream);
+}
+
+/* A multipart whose boundary never opens keeps everything in its
+ * prologue (badmime: a missing or conflicting boundary). Parse that text
+ * again: as a multipart when it starts with a "--boundary" line, else as
+ * one MIME part. */
+static void render_prologue(struct ctx *c, GMimeMultipart *mp, unsigned depth)
+{
+    const char *pro = g_mime_multipart_get_prologue(mp);
+    if (pro && *pro)
+        reparse(c, pro, strlen(pro), depth);
+}
+
+/* Text that is really a multipart body whose Content-Type was lost
+ * (conflicting headers): blank lines, a "--boundary" line, a header line. */
+static bool looks_multipart(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (s[i] == '\r' || s[i] == '\n' || s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (n - i < 4 || s[i] != '-' || s[i + 1] != '-' || s[i + 2] == '-' || s[i + 2] <= ' ')
+        return false;
+    const char *nl = memchr(s + i, '\n', n - i);
+    if (!nl || nl - (s + i) > 80)
+        return false;
+    size_t j = (size_t)(nl - s) + 1, k = j;
+    while (k < n && k - j < 40 && ((s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= 'a' && s[k] <= 'z') || s[k] == '-'))
+        k++;
+    return k > j && k < n && s[k] == ':';
+}
+
+/* "Content-Type: text plain" and the like: GMime falls back to
+ * application/octet-stream; the sender meant text. */
+static bool malformed_text_type(GMimeObject *obj, bool *html)
+{
+    const char *raw = g_mime_object_get_header(obj, "Content-Type");
+    if (!raw)
+        return false;
+    while (*raw == ' ' || *raw == '\t')
+        raw++;
+    if (strncasecmp(raw, "text", 4) || raw[4] == '/')
+        return false;
+    *html = strcasestr(raw, "html") != NULL;
+    return true;
+}
+
 static void render_object(struct ctx *c, GMimeObject *obj, unsigned depth)
 {
     if (c->nomem)
@@ -359,11 +489,15 @@ static void render_object(struct ctx *c, GMimeObject *obj, unsigned depth)
     }
     if (GMIME_IS_MULTIPART(obj)) {
         GMimeMultipart *mp = GMIME_MULTIPART(obj);
+        int n = g_mime_multipart_get_count(mp);
+        if (n == 0) {
+            render_prologue(c, mp, depth);
+            return;
+        }
         if (type_is(obj, "multipart", "alternative")) {
             render_alternative(c, mp, depth + 1);
             return;
         }
-        int n = g_mime_multipart_get_count(mp);
         for (int i = 0; i < n && !c->nomem; i++)
             render_object(c, g_mime_multipart_get_part(mp, i), depth + 1);
         return;
@@ -377,8 +511,12 @@ static void render_object(struct ctx *c, GMimeObject *obj, unsigned depth)
         type = "application";
     if (!subtype)
         subtype = "octet-stream";
+    bool html = false;
     if (!strcasecmp(type, "text") && !is_attachment(obj))
-        text_part(c, GMIME_PART(obj), !strcasecmp(subtype, "html"));
+        text_part(c, GMIME_PART(obj), !strcasecmp(subtype, "html"), depth);
+    else if (!strcasecmp(type, "application") && !strcasecmp(subtype, "octet-stream") &&
+             !is_attachment(obj) && malformed_text_type(obj, &html))
+        text_part(c, GMIME_PART(obj), html, depth);
     else
         attachment_line(c, obj, type, subtype);
 }
