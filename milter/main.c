@@ -1,0 +1,558 @@
+/*
+ * llmspam-milter: the daemon. Start-up, in this order: parse the config,
+ * load the model, open the socket (removing a stale unix socket only if
+ * nothing listens on it), write the pidfile, drop privileges, run
+ * libmilter. SIGHUP reloads config and model (runtime.h); SIGTERM and
+ * SIGINT stop accepting, let messages in flight finish (up to
+ * classify_timeout), remove the socket and the pidfile.
+ *
+ * Security: only the steps above run as root; libmilter's threads and
+ * every callback run as `user`. Signals: libmilter's own signal thread
+ * would treat SIGHUP as "stop", so SIGHUP/SIGTERM/SIGINT are blocked in
+ * every thread but the main one, which handles them itself; Linux delivers
+ * a process signal to the main thread whenever it does not block it.
+ *
+ * Offline modes: -n (check), -e (effective config), -S (sample config),
+ * -t MESSAGE (one message through the whole pipeline, printed).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "milter/callbacks.h"
+#include "milter/config.h"
+#include "milter/headers.h"
+#include "milter/log.h"
+#include "milter/pidfile.h"
+#include "milter/privs.h"
+#include "milter/runtime.h"
+#include "milter/scan.h"
+#include "milter/socketspec.h"
+
+#ifndef LLMSPAM_SYSCONFDIR
+#define LLMSPAM_SYSCONFDIR "/etc"
+#endif
+
+static const char *progname = "llmspam-milter";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: %s [-c FILE] [-f] [-n] [-e] [-S] [-t MESSAGE] [-V]\n"
+            "  -c FILE     configuration file (default %s/llmspam.conf)\n"
+            "  -f          stay in the foreground, log to stderr as well\n"
+            "  -n          check the configuration and the model, then exit 0 or 78\n"
+            "  -e          print the effective configuration, defaults included\n"
+            "  -S          print the sample configuration (every key at its default)\n"
+            "  -t MESSAGE  classify one message file offline and print the decision,\n"
+            "              the header changes, the reply and the log line\n"
+            "  -V          print the version\n"
+            "See llmspam-milter(8) and llmspam.conf(5).\n",
+            progname, LLMSPAM_SYSCONFDIR);
+}
+
+static milter_config *load_config(const char *path)
+{
+    char *errs = NULL;
+    milter_config *c = milter_config_load(path, &errs);
+    if (!c)
+        fprintf(stderr, "%s", errs ? errs : "out of memory\n");
+    free(errs);
+    return c;
+}
+
+/* ---- -n ------------------------------------------------------------- */
+
+static int check_only(const char *path)
+{
+    milter_config *c = load_config(path);
+    if (!c)
+        return EX_CONFIG;
+    int bad = 0;
+    if (c->user[0] && !getpwnam(c->user)) {
+        fprintf(stderr, "%s: user: no user named '%s'\n", path, c->user);
+        bad++;
+    }
+    if (c->group[0] && !getgrnam(c->group)) {
+        fprintf(stderr, "%s: group: no group named '%s'\n", path, c->group);
+        bad++;
+    }
+    if (c->socket_group[0] && !getgrnam(c->socket_group)) {
+        fprintf(stderr, "%s: socket_group: no group named '%s'\n", path, c->socket_group);
+        bad++;
+    }
+    char err[1024];
+    runtime *rt = runtime_build(c, err, sizeof err);
+    if (!rt) {
+        fprintf(stderr, "%s\n", err);
+        bad++;
+    } else {
+        printf("%s: OK (model %s on %s)\n", path, runtime_config(rt)->model,
+               classifier_device(runtime_classifier(rt)));
+        runtime_free(rt);
+    }
+    return bad ? EX_CONFIG : 0;
+}
+
+/* ---- -t ------------------------------------------------------------- */
+
+/* Names of the message's header fields, for the forged-header removal. */
+static void note_headers(headers_spoof *sp, const char *raw, size_t len, char **subject)
+{
+    const char *p = raw, *end = raw + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        size_t n = (size_t)(le - p);
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (n == 0)
+            break; /* end of the header */
+        if (p[0] != ' ' && p[0] != '\t') {
+            const char *colon = memchr(p, ':', n);
+            if (colon && colon > p) {
+                char name[256];
+                size_t k = (size_t)(colon - p) < sizeof name - 1 ? (size_t)(colon - p) : sizeof name - 1;
+                memcpy(name, p, k);
+                name[k] = '\0';
+                headers_spoof_note(sp, name);
+                if (!*subject && !strcasecmp(name, "Subject")) {
+                    const char *v = colon + 1;
+                    *subject = strndup(v, (size_t)(p + n - v));
+                }
+            }
+        }
+        p = nl ? nl + 1 : end;
+    }
+}
+
+static int test_message(const char *cfgpath, const char *msgpath)
+{
+    milter_config *c = load_config(cfgpath);
+    if (!c)
+        return EX_CONFIG;
+    char err[1024];
+    runtime *rt = runtime_build(c, err, sizeof err);
+    if (!rt) {
+        fprintf(stderr, "%s\n", err);
+        return EX_CONFIG;
+    }
+    c = NULL;
+    const milter_config *cfg = runtime_config(rt);
+    FILE *f = fopen(msgpath, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", msgpath, strerror(errno));
+        runtime_free(rt);
+        return EX_NOINPUT;
+    }
+    size_t cap = (size_t)cfg->max_message_bytes;
+    char *raw = malloc(cap + 1);
+    size_t len = raw ? fread(raw, 1, cap, f) : 0;
+    size_t seen = len;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        seen += n;
+    fclose(f);
+    if (!raw) {
+        fprintf(stderr, "out of memory\n");
+        runtime_free(rt);
+        return EX_SOFTWARE;
+    }
+
+    scan_result r;
+    scan_message(rt, raw, len, &r);
+    printf("decision: %s\n", policy_action_name(r.v.action));
+    if (r.v.verdict != r.v.action)
+        printf("verdict: %s (mode %s)\n", policy_action_name(r.v.verdict), milter_mode_name(cfg->mode));
+    if (r.classified)
+        printf("score: %.6f\nlabel: %s\ntokens: %d\n", r.score, r.label, r.tokens);
+    if (r.v.headers) {
+        headers_spoof *sp = headers_spoof_new(cfg->header_prefix);
+        char *subject = NULL;
+        note_headers(sp, raw, len, &subject);
+        for (size_t i = 0; sp && i < headers_spoof_count(sp); i++) {
+            const char *name;
+            int idx;
+            headers_spoof_get(sp, i, &name, &idx);
+            printf("remove header: %s[%d]\n", name, idx);
+        }
+        for (size_t i = 0; i < r.headers.n; i++)
+            printf("add header: %s: %s\n", r.headers.h[i].name, r.headers.h[i].value);
+        if (r.rewrite_subject) {
+            char *s = headers_subject_rewrite(cfg->subject_prefix, subject);
+            printf("%s header: Subject: %s\n", subject ? "change" : "add", s ? s : "");
+            free(s);
+        }
+        free(subject);
+        headers_spoof_free(sp);
+    }
+    if (r.reply[0])
+        printf("reply: %s\n", r.reply);
+    if (r.detail[0])
+        printf("detail: %s\n", r.detail);
+    char line[1024];
+    scan_envelope env = {"", "", seen, seen > len};
+    scan_summary(&r, &env, runtime_policy(rt), line, sizeof line);
+    printf("log: TEST: %s\n", line);
+    free(raw);
+    runtime_free(rt);
+    return 0;
+}
+
+/* ---- the daemon ----------------------------------------------------- */
+
+static int sigpipe_fd[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t w = write(sigpipe_fd[1], &b, 1);
+    (void)w;
+    errno = saved;
+}
+
+static void *milter_thread(void *arg)
+{
+    int *rc = arg;
+    *rc = smfi_main();
+    unsigned char b = 0; /* tell the main thread libmilter ended */
+    ssize_t w = write(sigpipe_fd[1], &b, 1);
+    (void)w;
+    return NULL;
+}
+
+/* Daemonizing: the parent waits on a pipe until the child is running (or
+ * failed, then it prints why) so that start-up errors reach the admin and
+ * the exit status. */
+static int ready_fd = -1;
+
+static void startup_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void startup_fail(const char *fmt, ...)
+{
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_proc(LOG_ERR, "%s", msg);
+    if (ready_fd >= 0) {
+        ssize_t w = write(ready_fd, msg, strlen(msg));
+        (void)w;
+    } else {
+        fprintf(stderr, "%s: %s\n", progname, msg);
+    }
+    exit(EX_CONFIG);
+}
+
+static void daemonize(void)
+{
+    int p[2];
+    if (pipe(p) < 0) {
+        perror("pipe");
+        exit(EX_OSERR);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(EX_OSERR);
+    }
+    if (pid > 0) {
+        close(p[1]);
+        char msg[2048];
+        ssize_t n = 0, r;
+        while ((r = read(p[0], msg + n, sizeof msg - 1 - (size_t)n)) > 0)
+            n += r;
+        msg[n > 0 ? n : 0] = '\0';
+        if (n > 0 && strcmp(msg, "OK")) {
+            fprintf(stderr, "%s: %s\n", progname, msg);
+            _exit(EX_CONFIG);
+        }
+        _exit(n > 0 ? 0 : EX_SOFTWARE);
+    }
+    close(p[0]);
+    ready_fd = p[1];
+    setsid();
+    /* second fork: never reacquire a terminal */
+    pid = fork();
+    if (pid < 0)
+        exit(EX_OSERR);
+    if (pid > 0)
+        _exit(0);
+    if (chdir("/") < 0) {
+        /* not fatal */
+    }
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+}
+
+static void report_ready(void)
+{
+    if (ready_fd >= 0) {
+        ssize_t w = write(ready_fd, "OK", 2);
+        (void)w;
+        close(ready_fd);
+        ready_fd = -1;
+    }
+}
+
+static void reload(const char *path)
+{
+    char *errs = NULL;
+    milter_config *c = milter_config_load(path, &errs);
+    if (!c) {
+        /* one log line per problem */
+        for (char *line = errs, *next; line && *line; line = next) {
+            next = strchr(line, '\n');
+            if (next)
+                *next++ = '\0';
+            log_proc(LOG_ERR, "reload failed, keeping the running configuration: %s", line);
+        }
+        free(errs);
+        return;
+    }
+    runtime *cur = runtime_acquire();
+    if (cur) {
+        const char *names[32];
+        size_t n = milter_config_fixed_changes(runtime_config(cur), c, names, 32);
+        for (size_t i = 0; i < n && i < 32; i++)
+            log_proc(LOG_WARNING, "reload: %s changed; it takes effect after a restart", names[i]);
+        runtime_release(cur);
+    }
+    int level = c->log_level;
+    char err[1024];
+    runtime *rt = runtime_build(c, err, sizeof err);
+    if (!rt) {
+        log_proc(LOG_ERR, "reload failed, keeping the running model: %s", err);
+        return;
+    }
+    runtime_publish(rt);
+    log_set_level(level);
+    const milter_config *nc = runtime_config(rt);
+    log_proc(LOG_NOTICE, "reloaded: config=%s model=%s device=%s threads=%ld", path, nc->model,
+             classifier_device(runtime_classifier(rt)), nc->threads);
+}
+
+static int run_daemon(const char *cfgpath, bool foreground)
+{
+    /* 1. the config */
+    milter_config *c = load_config(cfgpath);
+    if (!c)
+        return EX_CONFIG;
+    socketspec sock;
+    char err[1536];
+    if (!socketspec_parse(c->socket, &sock, err, sizeof err)) {
+        fprintf(stderr, "%s: socket: %s\n", cfgpath, err);
+        milter_config_free(c);
+        return EX_CONFIG;
+    }
+    log_open(progname, c->syslog_facility, true, foreground, c->log_level);
+    if (!foreground)
+        daemonize();
+    char pidfile[4096], sockgroup[256];
+    snprintf(pidfile, sizeof pidfile, "%s", c->pidfile);
+    snprintf(sockgroup, sizeof sockgroup, "%s", c->socket_group);
+    int socket_mode = c->socket_mode;
+    long milter_timeout = c->milter_timeout;
+    char user[256], group[256];
+    snprintf(user, sizeof user, "%s", c->user);
+    snprintf(group, sizeof group, "%s", c->group);
+    bool allow_root = c->allow_root;
+
+    /* Every thread created from here on (engine, libmilter) inherits the
+     * blocked set; only the main thread unblocks it again below. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* 2. the model */
+    runtime *rt = runtime_build(c, err, sizeof err);
+    if (!rt)
+        startup_fail("%s", err);
+    const milter_config *cfg = runtime_config(rt);
+    log_proc(LOG_NOTICE, "starting %s: config=%s model=%s device=%s threads=%ld max_tokens=%ld mode=%s",
+             PACKAGE_VERSION, cfgpath, cfg->model, classifier_device(runtime_classifier(rt)), cfg->threads,
+             cfg->max_tokens, milter_mode_name(cfg->mode));
+    runtime_publish(rt);
+
+    /* 3. the socket */
+    if (socketspec_remove_stale(&sock, err, sizeof err) < 0)
+        startup_fail("socket: %s", err);
+    char conn[512];
+    socketspec_format(&sock, conn, sizeof conn);
+    if (smfi_setconn(conn) != MI_SUCCESS)
+        startup_fail("socket %s: smfi_setconn failed", conn);
+    smfi_settimeout((int)milter_timeout);
+    if (callbacks_register(progname) != MI_SUCCESS)
+        startup_fail("smfi_register failed");
+    mode_t old_umask = umask((mode_t)(0777 & ~socket_mode));
+    int orc = smfi_opensocket(false);
+    umask(old_umask);
+    if (orc != MI_SUCCESS)
+        startup_fail("cannot open socket %s (in use, or no permission)", conn);
+    if (socketspec_set_access(&sock, (mode_t)socket_mode, sockgroup, err, sizeof err) < 0)
+        startup_fail("socket: %s", err);
+
+    /* 4. the pidfile */
+    if (pidfile_write(pidfile, err, sizeof err) < 0)
+        startup_fail("pidfile: %s", err);
+
+    /* 5. the privilege drop */
+    char note[256];
+    if (privs_drop(user, group, allow_root, note, sizeof note, err, sizeof err) < 0) {
+        char e2[256];
+        pidfile_remove(pidfile, e2, sizeof e2);
+        startup_fail("%s", err);
+    }
+    log_proc(LOG_INFO, "%s; listening on %s", note, conn);
+
+    /* 6. libmilter, in its own thread; signals here */
+    if (pipe(sigpipe_fd) < 0)
+        startup_fail("pipe: %s", strerror(errno));
+    fcntl(sigpipe_fd[0], F_SETFD, FD_CLOEXEC);
+    fcntl(sigpipe_fd[1], F_SETFD, FD_CLOEXEC);
+    fcntl(sigpipe_fd[1], F_SETFL, O_NONBLOCK);
+    int milter_rc = 0;
+    pthread_t mt;
+    if (pthread_create(&mt, NULL, milter_thread, &milter_rc) != 0)
+        startup_fail("cannot start the milter thread");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    report_ready();
+
+    bool stopping = false, milter_ended = false;
+    while (!stopping) {
+        unsigned char b;
+        ssize_t n = read(sigpipe_fd[0], &b, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            stopping = true;
+            break;
+        }
+        switch (b) {
+        case SIGHUP:
+            log_proc(LOG_NOTICE, "SIGHUP: reloading %s", cfgpath);
+            reload(cfgpath);
+            break;
+        case SIGTERM:
+        case SIGINT:
+            log_proc(LOG_NOTICE, "%s: stopping; %d message(s) in flight",
+                     b == SIGTERM ? "SIGTERM" : "SIGINT", runtime_in_flight());
+            stopping = true;
+            break;
+        case 0:
+            log_proc(LOG_ERR, "libmilter stopped (smfi_main returned %d)", milter_rc);
+            stopping = true;
+            milter_ended = true;
+            break;
+        default:
+            break;
+        }
+    }
+    /* stop accepting; then let messages in flight finish */
+    smfi_stop();
+    runtime *cur = runtime_acquire();
+    double grace = cur ? runtime_config(cur)->classify_timeout + 5 : 5;
+    runtime_release(cur);
+    bool idle = runtime_wait_idle(grace);
+    if (!idle)
+        log_proc(LOG_WARNING, "%d message(s) still in flight after %.0f s; the MTA will retry them",
+                 runtime_in_flight(), grace);
+    /* libmilter notices smfi_stop() at its next poll (seconds); the
+     * listening socket is closed at exit anyway, so do not wait long */
+    if (!milter_ended && idle) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_timedjoin_np(mt, NULL, &until);
+    }
+    if (sock.family == SOCKETSPEC_UNIX && unlink(sock.path) < 0 && errno != ENOENT)
+        log_proc(LOG_WARNING, "cannot remove socket %s: %s", sock.path, strerror(errno));
+    if (pidfile_remove(pidfile, err, sizeof err) < 0)
+        log_proc(LOG_WARNING, "cannot remove pidfile: %s", err);
+    if (idle) {
+        runtime_retire();
+        log_proc(LOG_NOTICE, "stopped");
+    } else {
+        log_proc(LOG_NOTICE, "stopped with messages in flight");
+    }
+    log_close();
+    return milter_ended && milter_rc != MI_SUCCESS ? EX_SOFTWARE : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cfgpath = LLMSPAM_SYSCONFDIR "/llmspam.conf";
+    const char *testmsg = NULL;
+    bool foreground = false, check = false, effective = false, sample = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:fnehSt:V")) != -1) {
+        switch (opt) {
+        case 'c': cfgpath = optarg; break;
+        case 'f': foreground = true; break;
+        case 'n': check = true; break;
+        case 'e': effective = true; break;
+        case 'S': sample = true; break;
+        case 't': testmsg = optarg; break;
+        case 'V': printf("llmspam-milter %s\n", PACKAGE_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EX_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return EX_USAGE;
+    }
+    if (sample) {
+        milter_config_print_sample(stdout);
+        return 0;
+    }
+    if (effective) {
+        milter_config *c = load_config(cfgpath);
+        if (!c)
+            return EX_CONFIG;
+        milter_config_print(c, stdout);
+        milter_config_free(c);
+        return 0;
+    }
+    if (check || testmsg) {
+        log_open(progname, LOG_MAIL, false, true, LOG_WARNING);
+        return check ? check_only(cfgpath) : test_message(cfgpath, testmsg);
+    }
+    return run_daemon(cfgpath, foreground);
+}
