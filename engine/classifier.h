@@ -13,6 +13,7 @@
 #ifndef LLMSPAM_ENGINE_CLASSIFIER_H
 #define LLMSPAM_ENGINE_CLASSIFIER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "engine/llama_config.h"
@@ -56,6 +57,11 @@ engine_status classifier_classify_ids(classifier *c, const int32_t *ids, size_t 
                                       double timeout_ms, classify_result *res, engine_err *err);
 
 const llama_config *classifier_config(const classifier *c);
+/* Tests: while held, the scheduler starts no new work (requests queue up,
+ * time out or overload as usual). */
+void classifier_hold(classifier *c, bool hold);
+/* Requests waiting in the queue now. */
+size_t classifier_queued(classifier *c);
 /* The backend in use, e.g. "cpu" or "cuda:0", and why it was chosen. */
 const char *classifier_device(const classifier *c);
 

@@ -9,8 +9,9 @@
 
 int cmd_version(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
-int cmd_tokenize(int argc, char **argv);
 int cmd_mkmodel(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 
 #endif

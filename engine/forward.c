@@ -1,0 +1,364 @@
+/*
+ * forward: the CPU forward pass of a Llama sequence classifier over a
+ * batch of sequences packed as rows. See forward.h. Kernels run under
+ * OpenMP with the same thread count oneDNN uses, one pool for both.
+ */
+#include "config.h"
+#include "engine/forward.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct forward {
+    const model *m;
+    const kernels *k;
+    int threads;
+    int cap, mb;        /* rows: max_tokens, and its gemm bucket */
+    int H, I, nqkv, ldk;
+    gemm_plan *p_qkv, *p_o, *p_gu, *p_down;
+    float *h, *hp, *qkv, *kt, *vb, *gu, *sbuf;
+    uint16_t *xn, *att, *act;
+    int *rowpos;        /* [cap] position of each row in its sequence */
+    int *off;           /* [cap + 1] first row of each sequence */
+    float *y;           /* [H] final norm of one pooled row */
+    double prof[FORWARD_PHASES]; /* seconds per phase, summed over runs */
+    double mark;
+};
+
+static const char *const phase_names[FORWARD_PHASES] = {
+    "embed", "rmsnorm", "gemm_qkv", "rope_kv", "attention", "gemm_o",
+    "gemm_gate_up", "silu_mul", "gemm_down", "last_layer", "score",
+};
+
+/* Charge the time since the last mark to phase p. */
+static void tick(forward *f, int p)
+{
+    double t = omp_get_wtime();
+    f->prof[p] += t - f->mark;
+    f->mark = t;
+}
+
+const char *forward_phase_name(int p)
+{
+    return p >= 0 && p < FORWARD_PHASES ? phase_names[p] : "?";
+}
+
+void forward_profile(forward *f, double *seconds, int reset)
+{
+    if (seconds)
+        memcpy(seconds, f->prof, sizeof f->prof);
+    if (reset)
+        memset(f->prof, 0, sizeof f->prof);
+}
+
+static void *zalloc(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, n ? n : 64))
+        return NULL;
+    memset(p, 0, n ? n : 64);
+    return p;
+}
+
+void forward_free(forward *f)
+{
+    if (!f)
+        return;
+    gemm_plan_free(f->p_qkv);
+    gemm_plan_free(f->p_o);
+    gemm_plan_free(f->p_gu);
+    gemm_plan_free(f->p_down);
+    free(f->h);
+    free(f->hp);
+    free(f->qkv);
+    free(f->kt);
+    free(f->vb);
+    free(f->gu);
+    free(f->sbuf);
+    free(f->xn);
+    free(f->att);
+    free(f->act);
+    free(f->rowpos);
+    free(f->off);
+    free(f->y);
+    free(f);
+}
+
+engine_status forward_new(const model *m, int threads, forward **out, engine_err *err)
+{
+    *out = NULL;
+    if (threads < 1)
+        return engine_fail(err, ENGINE_ERR_ARG, "forward: threads must be at least 1");
+    forward *f = calloc(1, sizeof *f);
+    if (!f)
+        return engine_fail(err, ENGINE_ERR_NOMEM, "forward: out of memory");
+    const llama_config *c = &m->cfg;
+    f->m = m;
+    f->k = kernels_get();
+    f->threads = threads;
+    f->cap = m->max_tokens;
+    f->mb = gemm_bucket(f->cap);
+    f->H = c->hidden_size;
+    f->I = c->intermediate_size;
+    f->nqkv = m->q_dim + 2 * m->kv_dim;
+    f->ldk = (f->mb + 16 + 15) & ~15;
+    size_t mb = (size_t)f->mb, H = (size_t)f->H, I = (size_t)f->I, hd = (size_t)c->head_dim;
+    size_t kvh = (size_t)c->num_kv_heads;
+    f->h = zalloc(mb * H * sizeof(float));
+    f->hp = zalloc(mb * H * sizeof(float));
+    f->qkv = zalloc(mb * (size_t)f->nqkv * sizeof(float));
+    f->kt = zalloc(kvh * hd * (size_t)f->ldk * sizeof(float));
+    f->vb = zalloc(kvh * mb * hd * sizeof(float));
+    f->gu = zalloc(mb * 2 * I * sizeof(float));
+    f->sbuf = zalloc((size_t)threads * KERNELS_ATTN_BLOCK * (size_t)f->ldk * sizeof(float));
+    f->xn = zalloc(mb * H * sizeof(uint16_t));
+    f->att = zalloc(mb * (size_t)m->q_dim * sizeof(uint16_t));
+    f->act = zalloc(mb * I * sizeof(uint16_t));
+    f->rowpos = zalloc((size_t)f->cap * sizeof(int));
+    f->off = zalloc(((size_t)f->cap + 1) * sizeof(int));
+    f->y = zalloc(H * sizeof(float));
+    if (!f->h || !f->hp || !f->qkv || !f->kt || !f->vb || !f->gu || !f->sbuf || !f->xn ||
+        !f->att || !f->act || !f->rowpos || !f->off || !f->y) {
+        forward_free(f);
+        return engine_fail(err, ENGINE_ERR_NOMEM, "forward: out of memory for %d tokens", f->cap);
+    }
+    /* oneDNN sizes its primitives for the calling thread's OpenMP count. */
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    const model_layer *L = &m->layers[0];
+    engine_status st;
+    if ((st = gemm_plan_new(m->gemm, L->qkv, f->cap, false, &f->p_qkv, err)) ||
+        (st = gemm_plan_new(m->gemm, L->o, f->cap, true, &f->p_o, err)) ||
+        (st = gemm_plan_new(m->gemm, L->gate_up, f->cap, false, &f->p_gu, err)) ||
+        (st = gemm_plan_new(m->gemm, L->down, f->cap, true, &f->p_down, err))) {
+        omp_set_num_threads(saved);
+        forward_free(f);
+        return st;
+    }
+    omp_set_num_threads(saved);
+    *out = f;
+    return ENGINE_OK;
+}
+
+const kernels *forward_kernels(const forward *f)
+{
+    return f->k;
+}
+
+static gemm_plan *plan_of(const forward *f, int which)
+{
+    switch (which) {
+    case 0: return f->p_qkv;
+    case 1: return f->p_o;
+    case 2: return f->p_gu;
+    default: return f->p_down;
+    }
+}
+
+const char *forward_gemm_impl(const forward *f, int which, int m)
+{
+    return gemm_plan_impl(plan_of(f, which), m);
+}
+
+engine_status forward_gemm_only(forward *f, int which, int m, double *flops, engine_err *err)
+{
+    const model_layer *L = &f->m->layers[0];
+    if (m < 1 || m > f->cap)
+        return engine_fail(err, ENGINE_ERR_ARG, "forward: %d rows out of 1..%d", m, f->cap);
+    omp_set_num_threads(f->threads);
+    const gemm_weight *w;
+    const uint16_t *a;
+    float *c;
+    double n, k;
+    switch (which) {
+    case 0: w = L->qkv; a = f->xn; c = f->qkv; n = f->nqkv; k = f->H; break;
+    case 1: w = L->o; a = f->att; c = f->h; n = f->H; k = f->m->q_dim; break;
+    case 2: w = L->gate_up; a = f->xn; c = f->gu; n = 2.0 * f->I; k = f->H; break;
+    default: w = L->down; a = f->act; c = f->h; n = f->H; k = f->I; break;
+    }
+    *flops = 2.0 * m * n * k;
+    return gemm_run(plan_of(f, which), w, m, a, c, err);
+}
+
+/* Attention of rows [q_first, q_first + nq) of one sequence (starting at
+ * row `o`) for head h: one kernel block. */
+static void attend(const forward *f, int o, int h, int q0, int nq, uint16_t *out, int ldo, float *s)
+{
+    const model *m = f->m;
+    int hd = m->cfg.head_dim, g = h / (m->cfg.num_heads / m->cfg.num_kv_heads);
+    attention_block a = {
+        .q = f->qkv + (size_t)(o + q0) * f->nqkv + (size_t)h * hd,
+        .ldq = f->nqkv,
+        .nq = nq,
+        .q0 = q0,
+        .kt = f->kt + (size_t)g * hd * f->ldk + o,
+        .ldk = f->ldk,
+        .v = f->vb + ((size_t)g * f->mb + o) * hd,
+        .hd = hd,
+        .scale = 1.0f / sqrtf((float)hd),
+        .s = s,
+        .out = out,
+        .ldo = ldo,
+    };
+    f->k->attention(&a);
+}
+
+engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
+{
+    const model *m = f->m;
+    const llama_config *c = &m->cfg;
+    const kernels *k = f->k;
+    int H = f->H, I = f->I, nh = c->num_heads, nkv = c->num_kv_heads, hd = c->head_dim;
+    int half = hd / 2, qd = m->q_dim, kvd = m->kv_dim, nt = f->threads;
+    int ns = b->n_seqs, T = 0;
+    double flops = 0;
+    b->flops = 0;
+    if (ns < 1)
+        return engine_fail(err, ENGINE_ERR_ARG, "forward: empty batch");
+    for (int s = 0; s < ns; s++) {
+        if (b->lens[s] < 1 || b->lens[s] > f->cap || T + b->lens[s] > f->cap)
+            return engine_fail(err, ENGINE_ERR_ARG, "forward: batch of more than %d tokens", f->cap);
+        f->off[s] = T;
+        for (int i = 0; i < b->lens[s]; i++) {
+            int32_t id = b->ids[s][i];
+            if (id < 0 || id >= c->vocab_size)
+                return engine_fail(err, ENGINE_ERR_ARG, "forward: token id %ld out of range 0..%d",
+                                   (long)id, c->vocab_size - 1);
+            f->rowpos[T + i] = i;
+        }
+        T += b->lens[s];
+    }
+    f->off[ns] = T;
+    omp_set_num_threads(nt);
+    int TB = gemm_bucket(T), SB = gemm_bucket(ns);
+    engine_status st = ENGINE_OK;
+
+    /* embedding; padding rows zeroed so the residual stays finite */
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int s = 0; s < ns; s++)
+        for (int i = 0; i < b->lens[s]; i++)
+            k->bf16_to_f32(m->embed + (size_t)b->ids[s][i] * H, H, f->h + (size_t)(f->off[s] + i) * H);
+    memset(f->h + (size_t)T * H, 0, (size_t)(TB - T) * H * sizeof(float));
+    memset(f->hp, 0, (size_t)SB * H * sizeof(float));
+    f->mark = omp_get_wtime();
+    tick(f, 0);
+
+    for (int l = 0; l < c->num_layers; l++) {
+        const model_layer *L = &m->layers[l];
+        int last = l == c->num_layers - 1;
+        if (b->cancel && b->cancel(b->cancel_ctx)) {
+            b->flops = flops;
+            return engine_fail(err, ENGINE_ERR_TIMEOUT, "forward: cancelled before layer %d", l);
+        }
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int t = 0; t < T; t++)
+            k->rmsnorm_bf16(f->h + (size_t)t * H, L->ln_attn, c->rms_norm_eps, H, f->xn + (size_t)t * H);
+        tick(f, 1);
+        if ((st = gemm_run(f->p_qkv, L->qkv, T, f->xn, f->qkv, err)))
+            return st;
+        flops += 2.0 * T * f->nqkv * H;
+        tick(f, 2);
+
+        /* RoPE on q and k, then k transposed and v per kv head */
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int t = 0; t < T; t++) {
+            float *row = f->qkv + (size_t)t * f->nqkv;
+            const float *cs = m->rope_cos + (size_t)f->rowpos[t] * half;
+            const float *sn = m->rope_sin + (size_t)f->rowpos[t] * half;
+            k->rope(row, nh, hd, cs, sn);
+            k->rope(row + qd, nkv, hd, cs, sn);
+            const float *kr = row + qd, *vr = row + qd + kvd;
+            for (int g = 0; g < nkv; g++) {
+                float *kt = f->kt + (size_t)g * hd * f->ldk + t;
+                for (int d = 0; d < hd; d++)
+                    kt[(size_t)d * f->ldk] = kr[g * hd + d];
+                memcpy(f->vb + ((size_t)g * f->mb + t) * hd, vr + (size_t)g * hd, (size_t)hd * sizeof(float));
+            }
+        }
+
+        tick(f, 3);
+        if (!last) {
+            for (int s = 0; s < ns; s++) {
+                int o = f->off[s], n = b->lens[s];
+                int nb = (n + KERNELS_ATTN_BLOCK - 1) / KERNELS_ATTN_BLOCK;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2)
+                for (int bi = nb - 1; bi >= 0; bi--)
+                    for (int h = 0; h < nh; h++) {
+                        int q0 = bi * KERNELS_ATTN_BLOCK;
+                        int nq = n - q0 < KERNELS_ATTN_BLOCK ? n - q0 : KERNELS_ATTN_BLOCK;
+                        float *sc = f->sbuf + (size_t)omp_get_thread_num() * KERNELS_ATTN_BLOCK * f->ldk;
+                        attend(f, o, h, q0, nq, f->att + (size_t)(o + q0) * qd + (size_t)h * hd, qd, sc);
+                    }
+                flops += 4.0 * hd * nh * ((double)n * (n + 1) / 2);
+            }
+            tick(f, 4);
+            if ((st = gemm_run(f->p_o, L->o, T, f->att, f->h, err)))
+                return st;
+            flops += 2.0 * T * H * qd;
+            tick(f, 5);
+#pragma omp parallel for num_threads(nt) schedule(static)
+            for (int t = 0; t < T; t++)
+                k->rmsnorm_bf16(f->h + (size_t)t * H, L->ln_mlp, c->rms_norm_eps, H, f->xn + (size_t)t * H);
+            tick(f, 1);
+            if ((st = gemm_run(f->p_gu, L->gate_up, T, f->xn, f->gu, err)))
+                return st;
+            flops += 2.0 * T * 2.0 * I * H;
+            tick(f, 6);
+#pragma omp parallel for num_threads(nt) schedule(static)
+            for (int t = 0; t < T; t++) {
+                const float *g = f->gu + (size_t)t * 2 * I;
+                k->silu_mul_bf16(g, g + I, I, f->act + (size_t)t * I);
+            }
+            tick(f, 7);
+            if ((st = gemm_run(f->p_down, L->down, T, f->act, f->h, err)))
+                return st;
+            flops += 2.0 * T * H * I;
+            tick(f, 8);
+        } else {
+            /* only each sequence's last row matters from here on */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2)
+            for (int s = 0; s < ns; s++)
+                for (int h = 0; h < nh; h++) {
+                    int n = b->lens[s];
+                    float *sc = f->sbuf + (size_t)omp_get_thread_num() * KERNELS_ATTN_BLOCK * f->ldk;
+                    attend(f, f->off[s], h, n - 1, 1, f->att + (size_t)s * qd + (size_t)h * hd, qd, sc);
+                }
+            for (int s = 0; s < ns; s++) {
+                flops += 4.0 * hd * nh * b->lens[s];
+                memcpy(f->hp + (size_t)s * H, f->h + (size_t)(f->off[s + 1] - 1) * H, (size_t)H * sizeof(float));
+            }
+            if ((st = gemm_run(f->p_o, L->o, ns, f->att, f->hp, err)))
+                return st;
+            flops += 2.0 * ns * H * qd;
+            for (int s = 0; s < ns; s++)
+                k->rmsnorm_bf16(f->hp + (size_t)s * H, L->ln_mlp, c->rms_norm_eps, H, f->xn + (size_t)s * H);
+            if ((st = gemm_run(f->p_gu, L->gate_up, ns, f->xn, f->gu, err)))
+                return st;
+            flops += 2.0 * ns * 2.0 * I * H;
+            for (int s = 0; s < ns; s++) {
+                const float *g = f->gu + (size_t)s * 2 * I;
+                k->silu_mul_bf16(g, g + I, I, f->act + (size_t)s * I);
+            }
+            if ((st = gemm_run(f->p_down, L->down, ns, f->act, f->hp, err)))
+                return st;
+            flops += 2.0 * ns * H * I;
+            tick(f, 9);
+        }
+    }
+    for (int s = 0; s < ns; s++) {
+        k->rmsnorm_f32(f->hp + (size_t)s * H, m->norm, c->rms_norm_eps, H, f->y);
+        for (int j = 0; j < c->num_labels; j++) {
+            const float *w = m->score + (size_t)j * H;
+            double acc = 0;
+            for (int i = 0; i < H; i++)
+                acc += (double)f->y[i] * w[i];
+            b->logits[(size_t)s * c->num_labels + j] = (float)acc;
+        }
+        flops += 2.0 * H * c->num_labels;
+    }
+    tick(f, 10);
+    b->flops = flops;
+    return ENGINE_OK;
+}

@@ -1,0 +1,233 @@
+/*
+ * cmd_bench: "llmspam bench": the CPU forward pass on N tokens, as tokens/s
+ * and as a fraction of the machine's bf16 peak measured in the same run
+ * (cpu_peak), next to oneDNN's GEMM alone on the four layer shapes, so the
+ * gap between the GEMMs and the whole pass is visible. Reports peak RSS.
+ * Best of --runs timings: on a shared machine noise only slows things down.
+ */
+#include "config.h"
+#include "tools/commands.h"
+#include "engine/backend.h"
+#include "engine/checkpoint.h"
+#include "engine/cpu_peak.h"
+#include "engine/forward.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: llmspam bench --model DIR --tokens N [--threads T] [--runs R] [--json]\n"
+            "\n"
+            "Time the CPU forward pass of the classifier in DIR on one message of N\n"
+            "tokens (deterministic pseudo-random ids), and report:\n"
+            "  tokens/s and ms per message (best of R runs, after one warm-up run);\n"
+            "  achieved GFLOP/s, counting the FLOPs of the work actually done;\n"
+            "  the machine's bf16 peak, measured in the same run by a vdpbf16ps probe\n"
+            "  on T threads, and the fraction of it reached;\n"
+            "  oneDNN's GEMM alone on the layer shapes (qkv, o, gate_up, down) at N rows;\n"
+            "  where the time goes, and peak RSS.\n"
+            "\n"
+            "  --model DIR    checkpoint directory (required)\n"
+            "  --tokens N     tokens per message (required)\n"
+            "  --threads T    compute threads (default: every core)\n"
+            "  --runs R       timed runs (default 3)\n"
+            "  --json         one JSON object: tokens_per_s, ms_per_message, gflops,\n"
+            "                 peak_gflops, fraction_of_peak, gemm_*, peak_rss_mb, ...\n"
+            "  -h, --help     this text\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static const char *const shape_names[4] = {"qkv", "o", "gate_up", "down"};
+
+int cmd_bench(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"tokens", required_argument, NULL, 'n'},
+        {"threads", required_argument, NULL, 't'},
+        {"runs", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *model_dir = NULL;
+    long tokens = 0, threads = 0, runs = 3;
+    int json = 0, ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "m:n:t:r:jh", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 'm': model_dir = optarg; break;
+        case 'n': tokens = strtol(optarg, &end, 10); break;
+        case 't': threads = strtol(optarg, &end, 10); break;
+        case 'r': runs = strtol(optarg, &end, 10); break;
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (end && *end) {
+            fprintf(stderr, "llmspam bench: bad number '%s'\n", optarg);
+            return 2;
+        }
+    }
+    if (!model_dir || tokens < 1 || tokens > 131072 || threads < 0 || threads > 1024 || runs < 1 ||
+        runs > 1000 || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? n : 1;
+    }
+
+    engine_err err;
+    checkpoint *ck;
+    double t0 = now_s();
+    if (checkpoint_open(model_dir, &ck, &err)) {
+        fprintf(stderr, "llmspam bench: %s\n", err.msg);
+        return 1;
+    }
+    const llama_config *cfg = checkpoint_config(ck);
+    if (tokens > cfg->max_position_embeddings) {
+        fprintf(stderr, "llmspam bench: %s: --tokens exceeds max_position_embeddings %d\n", model_dir,
+                cfg->max_position_embeddings);
+        checkpoint_free(ck);
+        return 1;
+    }
+    backend_options bo = {.threads = (int)threads, .max_tokens = (int)tokens};
+    backend *be;
+    if (backend_cpu_new(ck, &bo, &be, &err)) {
+        fprintf(stderr, "llmspam bench: %s\n", err.msg);
+        checkpoint_free(ck);
+        return 1;
+    }
+    double load_s = now_s() - t0;
+    forward *fw = backend_cpu_forward_state(be);
+
+    int32_t *ids = malloc((size_t)tokens * sizeof *ids);
+    float *logits = malloc((size_t)cfg->num_labels * sizeof *logits);
+    if (!ids || !logits) {
+        fprintf(stderr, "llmspam bench: out of memory\n");
+        return 1;
+    }
+    unsigned long long x = 0x9e3779b97f4a7c15ULL;
+    for (long i = 0; i < tokens; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ids[i] = (int32_t)(x % (unsigned long long)cfg->vocab_size);
+        if (ids[i] == cfg->pad_token_id)
+            ids[i] = 0;
+    }
+    if (cfg->vocab_size > 128000)
+        ids[0] = 128000; /* <|begin_of_text|> */
+    const int32_t *seqs[1] = {ids};
+    int lens[1] = {(int)tokens};
+
+    double peak = cpu_peak_bf16_gflops((int)threads, 5);
+    double best = 1e30, flops = 0;
+    for (long r = 0; r <= runs; r++) {
+        backend_batch b = {.n_seqs = 1, .ids = seqs, .lens = lens, .logits = logits};
+        if (r == 1)
+            forward_profile(fw, NULL, 1);
+        double t = now_s();
+        if (backend_forward(be, &b, &err)) {
+            fprintf(stderr, "llmspam bench: %s\n", err.msg);
+            return 1;
+        }
+        t = now_s() - t;
+        flops = b.flops;
+        if (r > 0 && t < best)
+            best = t;
+    }
+    double prof[FORWARD_PHASES];
+    forward_profile(fw, prof, 0);
+
+    double gemm_best[4], gemm_flops[4];
+    for (int w = 0; w < 4; w++) {
+        gemm_best[w] = 1e30;
+        for (long r = 0; r <= runs; r++) {
+            double t = now_s();
+            if (forward_gemm_only(fw, w, (int)tokens, &gemm_flops[w], &err)) {
+                fprintf(stderr, "llmspam bench: %s\n", err.msg);
+                return 1;
+            }
+            t = now_s() - t;
+            if (r > 0 && t < gemm_best[w])
+                gemm_best[w] = t;
+        }
+    }
+    /* the probe again after the work: the best of both */
+    double peak2 = cpu_peak_bf16_gflops((int)threads, 5);
+    peak = peak2 > peak ? peak2 : peak;
+
+    double gflops = flops / best / 1e9;
+    double gemm_t = 0, gemm_f = 0;
+    for (int w = 0; w < 4; w++) {
+        gemm_t += gemm_best[w];
+        gemm_f += gemm_flops[w];
+    }
+    double gemm_gflops = gemm_f / gemm_t / 1e9;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mb = ru.ru_maxrss / 1024.0;
+    double total_prof = 0;
+    for (int p = 0; p < FORWARD_PHASES; p++)
+        total_prof += prof[p];
+
+    if (json) {
+        printf("{\"tokens\":%ld,\"threads\":%ld,\"runs\":%ld,\"tokens_per_s\":%.2f,"
+               "\"ms_per_message\":%.2f,\"gflops\":%.1f,\"peak_gflops\":%.1f,"
+               "\"fraction_of_peak\":%.4f,\"gemm_gflops\":%.1f,\"gemm_fraction_of_peak\":%.4f,",
+               tokens, threads, runs, tokens / best, best * 1e3, gflops, peak,
+               peak > 0 ? gflops / peak : 0, gemm_gflops, peak > 0 ? gemm_gflops / peak : 0);
+        for (int w = 0; w < 4; w++)
+            printf("\"gemm_%s_gflops\":%.1f,\"gemm_%s_fraction\":%.4f,\"gemm_%s_impl\":\"%s\",",
+                   shape_names[w], gemm_flops[w] / gemm_best[w] / 1e9, shape_names[w],
+                   peak > 0 ? gemm_flops[w] / gemm_best[w] / 1e9 / peak : 0, shape_names[w],
+                   forward_gemm_impl(fw, w, (int)tokens));
+        printf("\"time_share\":{");
+        for (int p = 0; p < FORWARD_PHASES; p++)
+            printf("%s\"%s\":%.4f", p ? "," : "", forward_phase_name(p),
+                   total_prof > 0 ? prof[p] / total_prof : 0);
+        printf("},\"kernels\":\"%s\",\"load_s\":%.2f,\"peak_rss_mb\":%.0f}\n",
+               forward_kernels(fw)->name, load_s, rss_mb);
+    } else {
+        printf("model        %s (%d layers, hidden %d, %d labels)\n", model_dir, cfg->num_layers,
+               cfg->hidden_size, cfg->num_labels);
+        printf("backend      %s; loaded in %.2f s\n", be->desc, load_s);
+        printf("forward      %ld tokens: %.1f ms/message, %.1f tokens/s (best of %ld)\n", tokens,
+               best * 1e3, tokens / best, runs);
+        printf("achieved     %.1f GFLOP/s of %.1f GFLOP/s bf16 peak (vdpbf16ps probe, %ld threads)"
+               " = %.3f of peak\n", gflops, peak, threads, peak > 0 ? gflops / peak : 0);
+        printf("GEMM alone   %.1f GFLOP/s = %.3f of peak (oneDNN, M=%ld)\n", gemm_gflops,
+               peak > 0 ? gemm_gflops / peak : 0, tokens);
+        for (int w = 0; w < 4; w++)
+            printf("  %-8s   %.1f GFLOP/s = %.3f of peak (%s)\n", shape_names[w],
+                   gemm_flops[w] / gemm_best[w] / 1e9,
+                   peak > 0 ? gemm_flops[w] / gemm_best[w] / 1e9 / peak : 0,
+                   forward_gemm_impl(fw, w, (int)tokens));
+        printf("time share  ");
+        for (int p = 0; p < FORWARD_PHASES; p++)
+            printf(" %s %.1f%%", forward_phase_name(p), total_prof > 0 ? 100 * prof[p] / total_prof : 0);
+        printf("\npeak RSS     %.0f MB\n", rss_mb);
+    }
+    free(ids);
+    free(logits);
+    backend_free(be);
+    checkpoint_free(ck);
+    return 0;
+}

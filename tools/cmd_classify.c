@@ -1,0 +1,229 @@
+/*
+ * cmd_classify: "llmspam classify": run the classifier on the text of a
+ * file or stdin (or on token ids with --ids) and print the label, the
+ * probability of each label, the token count and the time taken.
+ */
+#include "config.h"
+#include "tools/commands.h"
+#include "engine/classifier.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INPUT_MAX (64u << 20) /* bytes read from the input at most */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: llmspam classify --model DIR [--json] [--ids] [--max-tokens N]\n"
+            "                        [--threads T] [FILE|-]\n"
+            "\n"
+            "Classify the text of FILE (or stdin when FILE is - or absent) with the\n"
+            "sequence classifier in DIR (config.json, model.safetensors, tokenizer.json).\n"
+            "\n"
+            "  --model DIR       the checkpoint directory (required)\n"
+            "  --json            print {\"label\", \"score\", \"probs\", \"logits\", \"tokens\", \"ms\"}\n"
+            "  --ids             the input is token ids separated by white space, not text\n"
+            "                    (no BOS is added; ids after the pooled token are dropped)\n"
+            "  --max-tokens N    truncate to N tokens, BOS included (default 512)\n"
+            "  --threads T       compute threads (default: every core)\n"
+            "  -h, --help        this text\n"
+            "\n"
+            "score is the probability of the label named \"spam\" (the last label when\n"
+            "there is none; the raw value for a regression model).\n");
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        fprintf(stderr, "llmspam classify: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (n == cap) {
+            if (cap >= INPUT_MAX)
+                break;
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "llmspam classify: %s: read error\n", path);
+        free(buf);
+        buf = NULL;
+    }
+    if (f != stdin)
+        fclose(f);
+    if (!buf)
+        return NULL;
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static int parse_ids(const char *text, int32_t **ids, size_t *n)
+{
+    size_t cap = 1024;
+    *n = 0;
+    *ids = malloc(cap * sizeof **ids);
+    const char *p = text;
+    while (*ids) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',')
+            p++;
+        if (!*p)
+            return 0;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX) {
+            fprintf(stderr, "llmspam classify: bad token id near \"%.16s\"\n", p);
+            return -1;
+        }
+        p = end;
+        if (*n == cap) {
+            int32_t *ni = realloc(*ids, cap * 2 * sizeof **ids);
+            if (!ni)
+                break;
+            *ids = ni;
+            cap *= 2;
+        }
+        (*ids)[(*n)++] = (int32_t)v;
+    }
+    fprintf(stderr, "llmspam classify: out of memory\n");
+    return -1;
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+int cmd_classify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'j'},
+        {"ids", no_argument, NULL, 'i'},
+        {"max-tokens", required_argument, NULL, 'n'},
+        {"threads", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *model = NULL;
+    int json = 0, as_ids = 0;
+    classifier_options opt;
+    classifier_options_init(&opt);
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "m:jin:t:h", opts, NULL)) != -1) {
+        char *end;
+        long v;
+        switch (ch) {
+        case 'm': model = optarg; break;
+        case 'j': json = 1; break;
+        case 'i': as_ids = 1; break;
+        case 'n':
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 131072) {
+                fprintf(stderr, "llmspam classify: --max-tokens must be 1..131072\n");
+                return 2;
+            }
+            opt.max_tokens = (size_t)v;
+            break;
+        case 't':
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1024) {
+                fprintf(stderr, "llmspam classify: --threads must be 1..1024\n");
+                return 2;
+            }
+            opt.threads = (int)v;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!model || argc - optind > 1) {
+        usage(stderr);
+        return 2;
+    }
+    const char *path = optind < argc ? argv[optind] : "-";
+    size_t len = 0;
+    char *text = read_all(path, &len);
+    if (!text)
+        return 1;
+    int32_t *ids = NULL;
+    size_t nids = 0;
+    if (as_ids && parse_ids(text, &ids, &nids)) {
+        free(text);
+        free(ids);
+        return 1;
+    }
+    classifier *c;
+    engine_err err;
+    if (classifier_new(model, &opt, &c, &err)) {
+        fprintf(stderr, "llmspam classify: %s\n", err.msg);
+        free(text);
+        free(ids);
+        return 1;
+    }
+    classify_result r;
+    engine_status st = as_ids ? classifier_classify_ids(c, ids, nids, 0, &r, &err)
+                              : classifier_classify(c, text, len, 0, &r, &err);
+    int rc = 0;
+    if (st) {
+        fprintf(stderr, "llmspam classify: %s: %s\n", path, err.msg);
+        rc = 1;
+    } else {
+        const llama_config *cfg = classifier_config(c);
+        if (json) {
+            printf("{\"label\":");
+            json_string(cfg->id2label[r.label]);
+            printf(",\"score\":%.6g,\"probs\":{", r.spam_score);
+            for (int i = 0; i < r.num_labels; i++) {
+                printf(i ? "," : "");
+                json_string(cfg->id2label[i]);
+                printf(":%.6g", r.probs[i]);
+            }
+            printf("},\"logits\":[");
+            for (int i = 0; i < r.num_labels; i++)
+                printf("%s%.7g", i ? "," : "", r.logits[i]);
+            printf("],\"tokens\":%d,\"ms\":%.1f}\n", r.tokens, r.ms);
+        } else {
+            printf("%s %.4f\n", cfg->id2label[r.label], r.spam_score);
+            for (int i = 0; i < r.num_labels; i++)
+                printf("  %-16s p=%.6f logit=%.6f\n", cfg->id2label[i], r.probs[i], r.logits[i]);
+            printf("  tokens=%d ms=%.1f device=%s\n", r.tokens, r.ms, classifier_device(c));
+        }
+    }
+    classifier_free(c);
+    free(text);
+    free(ids);
+    return rc;
+}
