@@ -14,6 +14,18 @@
 #define NO_TOKEN UINT32_MAX
 #define EMPTY_KEY UINT64_MAX
 #define SHORT_WORD 48
+/* Tables stay at most 5/8 full: short probe runs, and half the memory (and
+ * page faults at load) of a half-full table of the next size up. */
+#define LOAD_LIMIT(n) ((n) * 8 / 5)
+
+/* One slot of the bytes -> id table; everything a lookup compares sits in
+ * the slot, so a probe costs one cache miss plus the final memcmp. */
+typedef struct {
+    uint32_t hash;
+    int32_t id; /* -1: free */
+    uint32_t off, len;
+    uint8_t head[16]; /* the first bytes: short tokens compare here */
+} vocab_slot;
 
 typedef struct {
     uint64_t key; /* left << 32 | right; EMPTY_KEY when free */
@@ -28,8 +40,7 @@ struct bpe {
     uint8_t *arena;
     size_t arena_len, arena_cap;
     /* bytes -> id */
-    int32_t *vslot;
-    uint32_t *vhash;
+    vocab_slot *vslot;
     size_t vmask, vcount;
     /* pair -> merge */
     merge_slot *mslot;
@@ -48,7 +59,7 @@ static inline uint64_t mix(uint64_t h)
     return h;
 }
 
-static inline uint32_t hash_bytes(const uint8_t *p, size_t n)
+uint32_t bpe_hash(const uint8_t *p, size_t n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
     while (n >= 8) {
@@ -75,28 +86,22 @@ static size_t pow2_at_least(size_t n)
 
 static int vocab_rehash(bpe *b, size_t cap)
 {
-    int32_t *slot = malloc(cap * sizeof *slot);
-    uint32_t *hash = malloc(cap * sizeof *hash);
-    if (!slot || !hash) {
-        free(slot);
-        free(hash);
+    vocab_slot *slot = malloc(cap * sizeof *slot);
+    if (!slot)
         return -1;
-    }
-    memset(slot, 0xff, cap * sizeof *slot);
+    for (size_t i = 0; i < cap; i++)
+        slot[i].id = -1;
     size_t mask = cap - 1;
     for (size_t i = 0; b->vslot && i <= b->vmask; i++) {
-        if (b->vslot[i] < 0)
+        if (b->vslot[i].id < 0)
             continue;
-        size_t j = b->vhash[i] & mask;
-        while (slot[j] >= 0)
+        size_t j = b->vslot[i].hash & mask;
+        while (slot[j].id >= 0)
             j = (j + 1) & mask;
         slot[j] = b->vslot[i];
-        hash[j] = b->vhash[i];
     }
     free(b->vslot);
-    free(b->vhash);
     b->vslot = slot;
-    b->vhash = hash;
     b->vmask = mask;
     return 0;
 }
@@ -130,7 +135,8 @@ bpe *bpe_new(size_t n_tokens, size_t n_merges)
         return NULL;
     for (int i = 0; i < 256; i++)
         b->byte_id[i] = -1;
-    if (vocab_rehash(b, pow2_at_least(2 * n_tokens)) || merges_rehash(b, pow2_at_least(2 * n_merges))) {
+    if (vocab_rehash(b, pow2_at_least(LOAD_LIMIT(n_tokens))) ||
+        merges_rehash(b, pow2_at_least(LOAD_LIMIT(n_merges)))) {
         bpe_free(b);
         return NULL;
     }
@@ -145,9 +151,14 @@ void bpe_free(bpe *b)
     free(b->len);
     free(b->arena);
     free(b->vslot);
-    free(b->vhash);
     free(b->mslot);
     free(b);
+}
+
+int bpe_reserve_merges(bpe *b, size_t n)
+{
+    size_t cap = pow2_at_least(LOAD_LIMIT(n));
+    return cap > b->mmask + 1 ? merges_rehash(b, cap) : 0;
 }
 
 void bpe_set_ignore_merges(bpe *b, bool on)
@@ -155,18 +166,34 @@ void bpe_set_ignore_merges(bpe *b, bool on)
     b->ignore_merges = on;
 }
 
-int32_t bpe_lookup(const bpe *b, const uint8_t *bytes, size_t len)
+int32_t bpe_lookup_hashed(const bpe *b, const uint8_t *bytes, size_t len, uint32_t h)
 {
-    uint32_t h = hash_bytes(bytes, len);
     size_t j = h & b->vmask;
     for (;;) {
-        int32_t id = b->vslot[j];
-        if (id < 0)
+        const vocab_slot *v = &b->vslot[j];
+        if (v->id < 0)
             return -1;
-        if (b->vhash[j] == h && b->len[id] == len && !memcmp(b->arena + b->off[id], bytes, len))
-            return id;
+        if (v->hash == h && v->len == len &&
+            !memcmp(len <= sizeof v->head ? v->head : b->arena + v->off, bytes, len))
+            return v->id;
         j = (j + 1) & b->vmask;
     }
+}
+
+int32_t bpe_lookup(const bpe *b, const uint8_t *bytes, size_t len)
+{
+    return bpe_lookup_hashed(b, bytes, len, bpe_hash(bytes, len));
+}
+
+void bpe_prefetch(const bpe *b, uint32_t h)
+{
+    __builtin_prefetch(&b->vslot[h & b->vmask]);
+}
+
+void bpe_prefetch_merge(const bpe *b, int32_t left, int32_t right)
+{
+    uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
+    __builtin_prefetch(&b->mslot[mix(key) & b->mmask], 1);
 }
 
 int bpe_add_token(bpe *b, const uint8_t *bytes, size_t len, int32_t id)
@@ -189,8 +216,14 @@ int bpe_add_token(bpe *b, const uint8_t *bytes, size_t len, int32_t id)
             b->len[i] = NO_TOKEN;
         b->id_cap = cap;
     }
-    if (b->len[id] != NO_TOKEN || bpe_lookup(b, bytes, len) >= 0)
+    if (b->len[id] != NO_TOKEN)
         return -2;
+    uint32_t h = bpe_hash(bytes, len);
+    size_t j = h & b->vmask;
+    for (; b->vslot[j].id >= 0; j = (j + 1) & b->vmask)
+        if (b->vslot[j].hash == h && b->vslot[j].len == len &&
+            !memcmp(b->arena + b->vslot[j].off, bytes, len))
+            return -2;
     if (b->arena_len + len > b->arena_cap) {
         size_t cap = b->arena_cap ? b->arena_cap : 65536;
         while (cap < b->arena_len + len)
@@ -203,19 +236,20 @@ int bpe_add_token(bpe *b, const uint8_t *bytes, size_t len, int32_t id)
         b->arena = a;
         b->arena_cap = cap;
     }
-    if (2 * (b->vcount + 1) > b->vmask + 1 && vocab_rehash(b, 2 * (b->vmask + 1)))
-        return -1;
+    if (LOAD_LIMIT(b->vcount + 1) > b->vmask + 1) {
+        if (vocab_rehash(b, 2 * (b->vmask + 1)))
+            return -1;
+        j = h & b->vmask;
+        while (b->vslot[j].id >= 0)
+            j = (j + 1) & b->vmask;
+    }
     if (len)
         memcpy(b->arena + b->arena_len, bytes, len);
     b->off[id] = (uint32_t)b->arena_len;
     b->len[id] = (uint32_t)len;
     b->arena_len += len;
-    uint32_t h = hash_bytes(bytes, len);
-    size_t j = h & b->vmask;
-    while (b->vslot[j] >= 0)
-        j = (j + 1) & b->vmask;
-    b->vslot[j] = id;
-    b->vhash[j] = h;
+    b->vslot[j] = (vocab_slot){h, id, b->off[id], b->len[id], {0}};
+    memcpy(b->vslot[j].head, bytes, len < sizeof b->vslot[j].head ? len : sizeof b->vslot[j].head);
     b->vcount++;
     if (id >= b->id_end)
         b->id_end = id + 1;
@@ -240,14 +274,15 @@ static inline const merge_slot *merge_find(const bpe *b, int32_t left, int32_t r
 
 int bpe_add_merge(bpe *b, int32_t left, int32_t right, int32_t merged, int32_t rank)
 {
-    if (merge_find(b, left, right))
-        return 0;
-    if (2 * (b->mcount + 1) > b->mmask + 1 && merges_rehash(b, 2 * (b->mmask + 1)))
+    if (LOAD_LIMIT(b->mcount + 1) > b->mmask + 1 && merges_rehash(b, 2 * (b->mmask + 1)))
         return -1;
     uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
     size_t j = mix(key) & b->mmask;
-    while (b->mslot[j].key != EMPTY_KEY)
+    while (b->mslot[j].key != EMPTY_KEY) {
+        if (b->mslot[j].key == key)
+            return 0;
         j = (j + 1) & b->mmask;
+    }
     b->mslot[j].key = key;
     b->mslot[j].rank = rank;
     b->mslot[j].merged = merged;

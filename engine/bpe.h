@@ -27,9 +27,18 @@ int bpe_add_token(bpe *b, const uint8_t *bytes, size_t len, int32_t id);
  * Returns 0, -1 when out of memory; a pair seen before keeps its first rank. */
 int bpe_add_merge(bpe *b, int32_t left, int32_t right, int32_t merged, int32_t rank);
 void bpe_set_ignore_merges(bpe *b, bool on);
+/* Make room for n merges in all (0, or -1 when out of memory). */
+int bpe_reserve_merges(bpe *b, size_t n);
 
 /* The id of a token's bytes, or -1. */
 int32_t bpe_lookup(const bpe *b, const uint8_t *bytes, size_t len);
+/* The same with h = bpe_hash(bytes, len) computed ahead; bpe_prefetch(h)
+ * and bpe_prefetch_merge start the memory loads early, so a loader can
+ * overlap the cache misses of many look-ups. */
+uint32_t bpe_hash(const uint8_t *bytes, size_t len);
+int32_t bpe_lookup_hashed(const bpe *b, const uint8_t *bytes, size_t len, uint32_t h);
+void bpe_prefetch(const bpe *b, uint32_t h);
+void bpe_prefetch_merge(const bpe *b, int32_t left, int32_t right);
 /* The bytes of id (borrowed from b), or NULL when id is not a token. */
 const uint8_t *bpe_token(const bpe *b, int32_t id, size_t *len);
 /* One more than the largest id. */

@@ -18,12 +18,17 @@
 #include "engine/utf8.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Ids above this are refused: a vocabulary of 16M tokens is already far
+ * beyond any model, and tables are sized by the largest id. */
+#define TOKENIZER_MAX_ID ((1 << 24) - 1)
 
 typedef struct {
     int32_t id;
@@ -88,87 +93,431 @@ static bool is_false_or_absent(const cJSON *obj, const char *key)
     return !v || cJSON_IsFalse(v) || cJSON_IsNull(v);
 }
 
-static engine_status load_vocab(tokenizer *tok, const cJSON *model, const char *path,
-                                engine_err *err)
+/* ---------------------------------------------------------------- fast JSON */
+
+/* model.vocab and model.merges hold some 400k small values; cJSON would
+ * allocate a node and a string for each, most of the load time. This scanner
+ * reads those two straight from the text; cJSON parses the rest, with the
+ * two values blanked out. Any syntax trouble sends the whole file to cJSON,
+ * which then reports it. */
+
+typedef struct {
+    const char *p, *end;
+} js;
+
+typedef struct {
+    const char *s, *e; /* NULL when absent */
+} span;
+
+static void js_ws(js *j)
 {
-    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
-    const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
-    if (!cJSON_IsObject(vocab))
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+        j->p++;
+}
+
+static int js_hex4(const char *p, const char *end, unsigned *v)
+{
+    if (end - p < 4)
+        return -1;
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16u;
+        if (d > 15)
+            return -1;
+        *v = *v << 4 | d;
+    }
+    return 0;
+}
+
+/* The string at j->p (a '"'), decoded into out[0..cap) when out is given.
+ * Returns 0, 1 when it did not fit (scanned anyway), -1 on bad syntax. */
+static int js_string(js *j, char *out, size_t cap, size_t *n)
+{
+    size_t k = 0;
+    int over = 0;
+    if (j->p >= j->end || *j->p != '"')
+        return -1;
+    j->p++;
+    while (j->p < j->end) {
+        unsigned char c = (unsigned char)*j->p;
+        if (c == '"') {
+            j->p++;
+            if (n)
+                *n = k;
+            return over;
+        }
+        if (c < 0x20)
+            return -1;
+        uint8_t tmp[4];
+        size_t tl = 1;
+        tmp[0] = c;
+        j->p++;
+        if (c == '\\') {
+            if (j->p >= j->end)
+                return -1;
+            char e = *j->p++;
+            unsigned cp;
+            switch (e) {
+            case '"': case '\\': case '/': tmp[0] = (uint8_t)e; break;
+            case 'b': tmp[0] = '\b'; break;
+            case 'f': tmp[0] = '\f'; break;
+            case 'n': tmp[0] = '\n'; break;
+            case 'r': tmp[0] = '\r'; break;
+            case 't': tmp[0] = '\t'; break;
+            case 'u':
+                if (js_hex4(j->p, j->end, &cp))
+                    return -1;
+                j->p += 4;
+                if (cp >= 0xD800 && cp < 0xDC00) {
+                    unsigned lo;
+                    if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' ||
+                        js_hex4(j->p + 2, j->end, &lo) || lo < 0xDC00 || lo >= 0xE000)
+                        return -1;
+                    j->p += 6;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                } else if (cp >= 0xDC00 && cp < 0xE000) {
+                    return -1;
+                }
+                tl = utf8_put(cp, tmp);
+                break;
+            default:
+                return -1;
+            }
+        }
+        if (out) {
+            if (k + tl > cap)
+                over = 1;
+            else
+                memcpy(out + k, tmp, tl);
+        }
+        k += tl;
+    }
+    return -1;
+}
+
+static int js_skip(js *j, int depth)
+{
+    js_ws(j);
+    if (j->p >= j->end || depth > 100)
+        return -1;
+    char c = *j->p;
+    if (c == '"')
+        return js_string(j, NULL, 0, NULL) ? -1 : 0;
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        j->p++;
+        js_ws(j);
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            return 0;
+        }
+        for (;;) {
+            js_ws(j);
+            if (c == '{') {
+                if (js_string(j, NULL, 0, NULL))
+                    return -1;
+                js_ws(j);
+                if (j->p >= j->end || *j->p++ != ':')
+                    return -1;
+            }
+            if (js_skip(j, depth + 1))
+                return -1;
+            js_ws(j);
+            if (j->p >= j->end)
+                return -1;
+            char d = *j->p++;
+            if (d == close)
+                return 0;
+            if (d != ',')
+                return -1;
+        }
+    }
+    const char *s = j->p;
+    while (j->p < j->end && (isalnum((unsigned char)*j->p) || *j->p == '-' || *j->p == '+' || *j->p == '.'))
+        j->p++;
+    return j->p > s ? 0 : -1;
+}
+
+/* Locate the values of model.vocab and model.merges. Returns 0, or -1 when
+ * the text is not plain enough to tell (cJSON will judge it). */
+static int find_model_spans(const char *text, size_t len, span *vocab, span *merges)
+{
+    js j = {text, text + len};
+    vocab->s = vocab->e = merges->s = merges->e = NULL;
+    js_ws(&j);
+    if (j.p >= j.end || *j.p++ != '{')
+        return -1;
+    for (;;) {
+        char key[16];
+        size_t kl;
+        js_ws(&j);
+        if (j.p < j.end && *j.p == '}')
+            return 0;
+        int rc = js_string(&j, key, sizeof key, &kl);
+        if (rc < 0)
+            return -1;
+        js_ws(&j);
+        if (j.p >= j.end || *j.p++ != ':')
+            return -1;
+        js_ws(&j);
+        if (rc == 0 && kl == 5 && !memcmp(key, "model", 5) && j.p < j.end && *j.p == '{') {
+            j.p++;
+            for (;;) {
+                js_ws(&j);
+                if (j.p < j.end && *j.p == '}') {
+                    j.p++;
+                    break;
+                }
+                int r2 = js_string(&j, key, sizeof key, &kl);
+                if (r2 < 0)
+                    return -1;
+                js_ws(&j);
+                if (j.p >= j.end || *j.p++ != ':')
+                    return -1;
+                js_ws(&j);
+                span *sp = r2 ? NULL
+                           : kl == 5 && !memcmp(key, "vocab", 5)  ? vocab
+                           : kl == 6 && !memcmp(key, "merges", 6) ? merges : NULL;
+                const char *s = j.p;
+                if (js_skip(&j, 1))
+                    return -1;
+                if (sp && !sp->s) {
+                    sp->s = s;
+                    sp->e = j.p;
+                }
+                js_ws(&j);
+                if (j.p < j.end && *j.p == ',') {
+                    j.p++;
+                    continue;
+                }
+                if (j.p < j.end && *j.p == '}') {
+                    j.p++;
+                    break;
+                }
+                return -1;
+            }
+        } else if (js_skip(&j, 0)) {
+            return -1;
+        }
+        js_ws(&j);
+        if (j.p < j.end && *j.p == ',') {
+            j.p++;
+            continue;
+        }
+        if (j.p < j.end && *j.p == '}')
+            return 0;
+        return -1;
+    }
+}
+
+static int js_int(js *j, long *v)
+{
+    const char *s = j->p;
+    int neg = 0;
+    if (j->p < j->end && *j->p == '-') {
+        neg = 1;
+        j->p++;
+    }
+    long x = 0;
+    int digits = 0;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9' && digits < 12) {
+        x = x * 10 + (*j->p++ - '0');
+        digits++;
+    }
+    if (!digits || (j->p < j->end && strchr(".eE0123456789", *j->p)))
+        return (j->p = s), -1;
+    *v = neg ? -x : x;
+    return 0;
+}
+
+/* After an element: ',' (returns 1) or the closing character (returns 0). */
+static int js_next(js *j, char close)
+{
+    js_ws(j);
+    if (j->p < j->end && *j->p == ',') {
+        j->p++;
+        return 1;
+    }
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        return 0;
+    }
+    return -1;
+}
+
+typedef struct {
+    uint32_t off;       /* left then right bytes, in the pass's arena */
+    uint16_t ll, rl;
+    uint32_t hl, hr, hm; /* hashes of left, right, left+right */
+    int32_t a, b, m;     /* their ids */
+} merge_rec;
+
+static engine_status load_vocab(tokenizer *tok, span vs, span ms, const char *path, engine_err *err)
+{
+    if (!vs.s || *vs.s != '{')
         return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab is missing or not an object", path);
-    if (!cJSON_IsArray(merges))
+    if (!ms.s || *ms.s != '[')
         return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.merges is missing or not an array", path);
-    tok->bpe = bpe_new((size_t)cJSON_GetArraySize(vocab), (size_t)cJSON_GetArraySize(merges));
+    /* Sizes guessed from the text (Llama 3: about 16 and 22 bytes an entry);
+     * the tables grow if the guess is short, and the merges are reserved
+     * exactly before they are inserted. */
+    tok->bpe = bpe_new((size_t)(vs.e - vs.s) / 16 + 16, 16);
     if (!tok->bpe)
         return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for the vocabulary", path);
 
+    char key[1024];
     uint8_t buf[1024];
-    for (const cJSON *e = vocab->child; e; e = e->next) {
-        size_t klen = strlen(e->string);
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > INT32_MAX - 1 ||
-            e->valuedouble != (double)(int32_t)e->valuedouble)
-            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab[\"%.64s\"] is not a valid id",
-                               path, e->string);
-        long n = klen <= sizeof buf ? bytelevel_decode(e->string, klen, buf) : -1;
+    js j = {vs.s + 1, vs.e};
+    js_ws(&j);
+    int more = j.p < j.end && *j.p == '}' ? 0 : 1;
+    for (size_t i = 0; more == 1; i++) {
+        size_t kl;
+        long id;
+        js_ws(&j);
+        int rc = js_string(&j, key, sizeof key, &kl);
+        js_ws(&j);
+        if (rc || j.p >= j.end || *j.p++ != ':')
+            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab entry %zu: bad or overlong key",
+                               path, i);
+        js_ws(&j);
+        if (js_int(&j, &id) || id < 0 || id > TOKENIZER_MAX_ID)
+            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab[\"%.*s\"] is not a valid id", path,
+                               (int)(kl < 64 ? kl : 64), key);
+        long n = bytelevel_decode(key, kl, buf);
         if (n < 0)
             return engine_fail(err, ENGINE_ERR_FORMAT,
-                               "%s: model.vocab key \"%.64s\" is not a byte-level token", path,
-                               e->string);
-        int rc = bpe_add_token(tok->bpe, buf, (size_t)n, (int32_t)e->valuedouble);
+                               "%s: model.vocab key \"%.*s\" is not a byte-level token", path,
+                               (int)(kl < 64 ? kl : 64), key);
+        rc = bpe_add_token(tok->bpe, buf, (size_t)n, (int32_t)id);
         if (rc == -1)
             return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for the vocabulary", path);
         if (rc)
-            return engine_fail(err, ENGINE_ERR_FORMAT,
-                               "%s: model.vocab[\"%.64s\"]: duplicate token or id %d", path,
-                               e->string, (int)e->valuedouble);
+            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab[\"%.*s\"]: duplicate token or id %ld",
+                               path, (int)(kl < 64 ? kl : 64), key, id);
+        if ((more = js_next(&j, '}')) < 0)
+            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab entry %zu: bad syntax", path, i);
     }
     if (!bpe_has_all_bytes(tok->bpe))
         return engine_fail(err, ENGINE_ERR_UNSUPPORTED,
                            "%s: model.vocab lacks a token for some byte (not byte-level BPE)", path);
 
-    int32_t rank = 0;
-    uint8_t lb[1024], rb[1024];
-    for (const cJSON *e = merges->child; e; e = e->next, rank++) {
+    /* Merges in three passes so that the hash-table look-ups, which miss
+     * the cache, can be prefetched some entries ahead: parse and hash, look
+     * up the three tokens, insert. */
+    merge_rec *rec = NULL;
+    uint8_t *bytes = NULL;
+    size_t nrec = 0, rec_cap = 0, nbytes = 0, bytes_cap = 0;
+    engine_status st = ENGINE_OK;
+    char m[2048];
+    j = (js){ms.s + 1, ms.e};
+    js_ws(&j);
+    more = j.p < j.end && *j.p == ']' ? 0 : 1;
+    for (; more == 1; nrec++) {
         const char *l = NULL, *r = NULL;
-        size_t ll = 0, rl = 0;
-        if (cJSON_IsString(e)) { /* "left right" */
-            const char *sp = strchr(e->valuestring, ' ');
-            if (sp && !strchr(sp + 1, ' ')) {
-                l = e->valuestring;
-                ll = (size_t)(sp - l);
-                r = sp + 1;
-                rl = strlen(r);
-            }
-        } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsString(e->child) &&
-                   cJSON_IsString(e->child->next)) { /* ["left", "right"] */
-            l = e->child->valuestring;
-            ll = strlen(l);
-            r = e->child->next->valuestring;
-            rl = strlen(r);
+        size_t ll = 0, rl = 0, n;
+        int rank = (int)nrec;
+        js_ws(&j);
+        if (nrec >= INT32_MAX) {
+            st = engine_fail(err, ENGINE_ERR_UNSUPPORTED, "%s: model.merges: too many", path);
+            goto out;
         }
-        if (!l)
-            return engine_fail(err, ENGINE_ERR_FORMAT,
-                               "%s: model.merges[%d] is neither \"a b\" nor [\"a\", \"b\"]", path, rank);
-        long ln = ll <= sizeof lb ? bytelevel_decode(l, ll, lb) : -1;
-        long rn = rl <= sizeof rb ? bytelevel_decode(r, rl, rb) : -1;
-        if (ln < 0 || rn < 0 || ln + rn > (long)sizeof buf)
-            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.merges[%d] is not byte-level",
-                               path, rank);
-        int32_t a = bpe_lookup(tok->bpe, lb, (size_t)ln), b = bpe_lookup(tok->bpe, rb, (size_t)rn);
-        memcpy(buf, lb, (size_t)ln);
-        memcpy(buf + ln, rb, (size_t)rn);
-        int32_t m = bpe_lookup(tok->bpe, buf, (size_t)(ln + rn));
-        if (a < 0 || b < 0 || m < 0)
-            return engine_fail(err, ENGINE_ERR_FORMAT,
-                               "%s: model.merges[%d] (\"%.64s\") uses a token not in model.vocab",
-                               path, rank, l);
-        if (bpe_add_merge(tok->bpe, a, b, m, rank))
-            return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for the merges", path);
+        if (j.p < j.end && *j.p == '"') { /* "left right" */
+            if (js_string(&j, m, sizeof m, &n) == 0) {
+                const char *sp = memchr(m, ' ', n);
+                if (sp && !memchr(sp + 1, ' ', n - (size_t)(sp + 1 - m))) {
+                    l = m;
+                    ll = (size_t)(sp - m);
+                    r = sp + 1;
+                    rl = n - ll - 1;
+                }
+            }
+        } else if (j.p < j.end && *j.p == '[') { /* ["left", "right"] */
+            j.p++;
+            js_ws(&j);
+            if (js_string(&j, m, 1024, &ll) == 0 && js_next(&j, ']') == 1) {
+                js_ws(&j);
+                if (js_string(&j, m + 1024, 1024, &rl) == 0 && js_next(&j, ']') == 0) {
+                    l = m;
+                    r = m + 1024;
+                }
+            }
+        }
+        if (!l) {
+            st = engine_fail(err, ENGINE_ERR_FORMAT,
+                             "%s: model.merges[%d] is neither \"a b\" nor [\"a\", \"b\"]", path, rank);
+            goto out;
+        }
+        if (nrec == rec_cap || nbytes + ll + rl > bytes_cap) {
+            rec_cap = rec_cap ? 2 * rec_cap : 1 << 16;
+            bytes_cap = bytes_cap ? 2 * bytes_cap : 1 << 20;
+            merge_rec *nr = realloc(rec, rec_cap * sizeof *rec);
+            if (nr)
+                rec = nr;
+            uint8_t *nb = realloc(bytes, bytes_cap);
+            if (nb)
+                bytes = nb;
+            if (!nr || !nb) {
+                st = engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for the merges", path);
+                goto out;
+            }
+        }
+        uint8_t *at = bytes + nbytes;
+        long ln = bytelevel_decode(l, ll, at);
+        long rn = ln < 0 ? -1 : bytelevel_decode(r, rl, at + ln);
+        if (ln < 0 || rn < 0) {
+            st = engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.merges[%d] is not byte-level", path, rank);
+            goto out;
+        }
+        rec[nrec] = (merge_rec){(uint32_t)nbytes, (uint16_t)ln, (uint16_t)rn,
+                                bpe_hash(at, (size_t)ln), bpe_hash(at + ln, (size_t)rn),
+                                bpe_hash(at, (size_t)(ln + rn)), -1, -1, -1};
+        nbytes += (size_t)(ln + rn);
+        if ((more = js_next(&j, ']')) < 0) {
+            st = engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.merges[%d]: bad syntax", path, rank);
+            goto out;
+        }
     }
-    return ENGINE_OK;
+    enum { AHEAD = 12 };
+    for (size_t i = 0; i < nrec; i++) {
+        if (i + AHEAD < nrec) {
+            bpe_prefetch(tok->bpe, rec[i + AHEAD].hl);
+            bpe_prefetch(tok->bpe, rec[i + AHEAD].hr);
+            bpe_prefetch(tok->bpe, rec[i + AHEAD].hm);
+        }
+        merge_rec *e = &rec[i];
+        const uint8_t *at = bytes + e->off;
+        e->a = bpe_lookup_hashed(tok->bpe, at, e->ll, e->hl);
+        e->b = bpe_lookup_hashed(tok->bpe, at + e->ll, e->rl, e->hr);
+        e->m = bpe_lookup_hashed(tok->bpe, at, (size_t)e->ll + e->rl, e->hm);
+        if (e->a < 0 || e->b < 0 || e->m < 0) {
+            st = engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.merges[%zu] uses a token not in model.vocab",
+                             path, i);
+            goto out;
+        }
+    }
+    if (bpe_reserve_merges(tok->bpe, nrec)) {
+        st = engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for the merges", path);
+        goto out;
+    }
+    for (size_t i = 0; i < nrec; i++) {
+        if (i + AHEAD < nrec)
+            bpe_prefetch_merge(tok->bpe, rec[i + AHEAD].a, rec[i + AHEAD].b);
+        if (bpe_add_merge(tok->bpe, rec[i].a, rec[i].b, rec[i].m, (int32_t)i)) {
+            st = engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for the merges", path);
+            goto out;
+        }
+    }
+out:
+    free(rec);
+    free(bytes);
+    return st;
 }
 
-static engine_status load_model(tokenizer *tok, const cJSON *root, const char *path,
-                                engine_err *err)
+static engine_status load_model(tokenizer *tok, const cJSON *root, span vs, span ms,
+                                const char *path, engine_err *err)
 {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model))
@@ -187,7 +536,7 @@ static engine_status load_model(tokenizer *tok, const cJSON *root, const char *p
     }
     if (!is_false_or_absent(model, "byte_fallback"))
         return engine_fail(err, ENGINE_ERR_UNSUPPORTED, "%s: model.byte_fallback is not supported", path);
-    engine_status st = load_vocab(tok, model, path, err);
+    engine_status st = load_vocab(tok, vs, ms, path, err);
     if (st)
         return st;
     const cJSON *im = cJSON_GetObjectItemCaseSensitive(model, "ignore_merges");
@@ -342,7 +691,7 @@ static engine_status load_added(tokenizer *tok, const cJSON *root, const char *p
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(e, "content");
         const cJSON *special = cJSON_GetObjectItemCaseSensitive(e, "special");
         size_t i = tok->n_added;
-        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > INT32_MAX - 1 ||
+        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > TOKENIZER_MAX_ID ||
             !cJSON_IsString(content))
             return engine_fail(err, ENGINE_ERR_FORMAT, "%s: added_tokens[%zu] lacks an id or content", path, i);
         /* A non-special added token would be cut out of message text by the
@@ -418,23 +767,55 @@ engine_status tokenizer_load_flags(const char *path, unsigned flags, tokenizer *
     engine_status st = read_file(path, &text, &len, err);
     if (st)
         return st;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        long off = at && at >= text && at <= text + len ? (long)(at - text) : -1;
-        free(text);
-        return engine_fail(err, ENGINE_ERR_FORMAT, "%s: not valid JSON (near byte %ld)", path, off);
+    /* cJSON gets the text with model.vocab and model.merges blanked out
+     * (they are read from text by load_vocab); or all of it when the scanner
+     * could not find them, to report what is wrong. */
+    span vs, ms;
+    cJSON *root = NULL;
+    if (find_model_spans(text, len, &vs, &ms) == 0) {
+        span cut[2] = {vs, ms};
+        if (cut[0].s > cut[1].s || !cut[0].s) {
+            cut[0] = ms;
+            cut[1] = vs;
+        }
+        char *rest = malloc(len + 1);
+        if (!rest) {
+            free(text);
+            return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory", path);
+        }
+        size_t k = 0;
+        const char *from = text;
+        for (int i = 0; i < 2; i++) {
+            if (!cut[i].s)
+                continue;
+            memcpy(rest + k, from, (size_t)(cut[i].s - from));
+            k += (size_t)(cut[i].s - from);
+            rest[k++] = *cut[i].s == '{' ? '{' : '[';
+            rest[k++] = *cut[i].s == '{' ? '}' : ']';
+            from = cut[i].e;
+        }
+        memcpy(rest + k, from, (size_t)(text + len - from));
+        k += (size_t)(text + len - from);
+        root = cJSON_ParseWithLength(rest, k);
+        free(rest);
+    } else {
+        vs.s = vs.e = ms.s = ms.e = NULL;
+        root = cJSON_ParseWithLength(text, len);
     }
-    free(text);
+    if (!root) {
+        free(text);
+        return engine_fail(err, ENGINE_ERR_FORMAT, "%s: not valid JSON", path);
+    }
     tokenizer *tok = calloc(1, sizeof *tok);
     if (!tok) {
         cJSON_Delete(root);
+        free(text);
         return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory", path);
     }
     if (!cJSON_IsObject(root))
         st = engine_fail(err, ENGINE_ERR_FORMAT, "%s: not a JSON object", path);
     if (!st)
-        st = load_model(tok, root, path, err);
+        st = load_model(tok, root, vs, ms, path, err);
     if (!st)
         st = load_pretokenizer(tok, root, path, flags, err);
     if (!st)
@@ -451,6 +832,7 @@ engine_status tokenizer_load_flags(const char *path, unsigned flags, tokenizer *
                              path, (int)id);
     }
     cJSON_Delete(root);
+    free(text);
     if (st) {
         tokenizer_free(tok);
         return st;

@@ -20,12 +20,13 @@
 
 static const char tokenize_usage[] =
     "usage: llmspam tokenize [--model DIR | --tokenizer FILE] [--no-special]\n"
-    "                        [--max-tokens N] [--time]\n"
+    "                        [--max-tokens N] [--time] [FILE...]\n"
     "\n"
     "Read JSON lines {\"text\": \"...\"} on standard input and write one line\n"
     "{\"ids\": [...]} per input line, in order: the token ids the model's\n"
     "tokenizer.json gives, identical to Hugging Face tokenizers. Other members of\n"
-    "an input object are ignored.\n"
+    "an input object are ignored. With FILE arguments, the bytes of each file\n"
+    "are one text instead (one output line per file).\n"
     "\n"
     "Special-token strings in the text (<|begin_of_text|>, <|eot_id|>, ...) are\n"
     "ordinary text, as with transformers' split_special_tokens=True. Ill-formed\n"
@@ -37,7 +38,8 @@ static const char tokenize_usage[] =
     "  --no-special      do not add what the post-processor adds (BOS)\n"
     "  --max-tokens N    keep the first N ids, BOS included (stops early: the\n"
     "                    cost follows N, not the text length); 0 = all\n"
-    "  --time            report the load time and throughput on stderr\n"
+    "  --time            report on stderr the load time and the encoding\n"
+    "                    throughput (text bytes per second, this thread only)\n"
     "  -h, --help        this text\n"
     "\n"
     "Exit status: 0 ok, 1 a bad input line or tokenizer, 2 usage.\n";
@@ -287,6 +289,36 @@ static int parse_line(jreader *r, const char *line, size_t n)
 
 /* ---------------------------------------------------------------- command */
 
+/* The whole file, or NULL with errno set. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0, got;
+    char *b = malloc(cap);
+    while (b && (got = fread(b + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb)
+                free(b);
+            b = nb;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (b && bad) {
+        free(b);
+        errno = EIO;
+        return NULL;
+    }
+    if (!b)
+        errno = ENOMEM;
+    *len = n;
+    return b;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -330,7 +362,7 @@ int cmd_tokenize(int argc, char **argv)
         default: fputs(tokenize_usage, stderr); return 2;
         }
     }
-    if (optind != argc || (model && file)) {
+    if (model && file) {
         fputs(tokenize_usage, stderr);
         return 2;
     }
@@ -355,22 +387,41 @@ int cmd_tokenize(int argc, char **argv)
     size_t line_cap = 0, lineno = 0, id_cap = 0;
     int32_t *ids = NULL;
     ssize_t n;
-    int rc = 0;
-    while ((n = getline(&line, &line_cap, stdin)) > 0) {
-        lineno++;
-        size_t ln = (size_t)n;
-        if (parse_line(&r, line, ln)) {
-            fprintf(stderr, "llmspam tokenize: stdin line %zu: not a JSON object with a string \"text\"\n",
-                    lineno);
-            rc = 1;
+    int rc = 0, fi = optind;
+    for (;;) {
+        char where[4200];
+        if (fi < argc) { /* a file's bytes are the text */
+            snprintf(where, sizeof where, "%s", argv[fi]);
+            size_t got;
+            char *data = slurp(argv[fi++], &got);
+            if (!data) {
+                fprintf(stderr, "llmspam tokenize: %s: %s\n", where, strerror(errno));
+                rc = 1;
+                break;
+            }
+            free(r.buf);
+            r.buf = data;
+            r.len = r.cap = got;
+            lineno++;
+        } else if (optind < argc) {
             break;
+        } else {
+            if ((n = getline(&line, &line_cap, stdin)) <= 0)
+                break;
+            lineno++;
+            snprintf(where, sizeof where, "stdin line %zu", lineno);
+            if (parse_line(&r, line, (size_t)n)) {
+                fprintf(stderr, "llmspam tokenize: %s: not a JSON object with a string \"text\"\n", where);
+                rc = 1;
+                break;
+            }
         }
         /* An ill-formed byte may become three (U+FFFD), each at most one id. */
         size_t want = max_tokens ? max_tokens : 3 * r.len + 16;
         if (want > id_cap) {
             int32_t *ni = realloc(ids, want * sizeof *ids);
             if (!ni) {
-                fprintf(stderr, "llmspam tokenize: stdin line %zu: out of memory\n", lineno);
+                fprintf(stderr, "llmspam tokenize: %s: out of memory\n", where);
                 rc = 1;
                 break;
             }
@@ -380,7 +431,7 @@ int cmd_tokenize(int argc, char **argv)
         size_t k;
         double t1 = now_s();
         if (tokenizer_encode(tok, r.buf, r.len, want, special, ids, &k, &err)) {
-            fprintf(stderr, "llmspam tokenize: stdin line %zu: %s\n", lineno, err.msg);
+            fprintf(stderr, "llmspam tokenize: %s: %s\n", where, err.msg);
             rc = 1;
             break;
         }
@@ -396,8 +447,8 @@ int cmd_tokenize(int argc, char **argv)
         rc = 1;
     }
     if (timing)
-        fprintf(stderr, "load_ms=%.1f lines=%zu bytes=%zu encode_s=%.3f MB_per_s=%.2f\n", t_load * 1e3,
-                lineno, bytes, t_enc, t_enc > 0 ? bytes / t_enc / 1e6 : 0.0);
+        fprintf(stderr, "load_ms=%.1f texts=%zu bytes=%zu encode_ms=%.3f MB_per_s=%.2f\n", t_load * 1e3,
+                lineno, bytes, t_enc * 1e3, t_enc > 0 ? bytes / t_enc / 1e6 : 0.0);
     free(line);
     free(ids);
     free(r.buf);
