@@ -424,7 +424,10 @@ static int run_daemon(const char *cfgpath, bool foreground)
     if (pidfile_write(pidfile, err, sizeof err) < 0)
         startup_fail("pidfile: %s", err);
 
-    /* 5. the privilege drop */
+    /* 5. the privilege drop; first hand the files we remove at exit over */
+    if (privs_handover(user, pidfile, err, sizeof err) < 0 ||
+        (sock.family == SOCKETSPEC_UNIX && privs_handover(user, sock.path, err, sizeof err) < 0))
+        startup_fail("%s", err);
     char note[256];
     if (privs_drop(user, group, allow_root, note, sizeof note, err, sizeof err) < 0) {
         char e2[256];

@@ -83,3 +83,19 @@ int privs_drop(const char *user, const char *group, bool allow_root,
              (long)pw->pw_uid, (long)gid);
     return 0;
 }
+
+int privs_handover(const char *user, const char *path, char *err, size_t errlen)
+{
+    if (geteuid() != 0 || !user || !*user || !path || !*path)
+        return 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        snprintf(err, errlen, "user: no user named '%s'", user);
+        return -1;
+    }
+    if (lchown(path, pw->pw_uid, (gid_t)-1) < 0) {
+        snprintf(err, errlen, "%s: chown %s: %s", path, user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}

@@ -18,4 +18,9 @@
 int privs_drop(const char *user, const char *group, bool allow_root,
                char *note, size_t notelen, char *err, size_t errlen);
 
+/* Before the drop: give path (the pidfile, the unix socket) to user, so
+ * that the daemon can remove it at shutdown from a sticky or user-owned
+ * directory. Nothing to do when not root or user is empty. 0 or -1. */
+int privs_handover(const char *user, const char *path, char *err, size_t errlen);
+
 #endif

@@ -1,0 +1,58 @@
+# milter.sh: helpers for the llmspam-milter shell tests (sourced after tap.sh).
+# Scores always come from `llmspam extract | llmspam classify` on a model
+# the test generates, never from constants.
+
+MILTER="$top_builddir/llmspam-milter"
+
+# score MODEL FILE [MAX_MESSAGE_BYTES]: the spam probability the milter
+# computes for FILE: render (extract prints the text plus one newline),
+# then classify.
+score() {
+    if [ -n "${3:-}" ]; then
+        "$LLMSPAM" extract --max-message-bytes "$3" "$2"
+    else
+        "$LLMSPAM" extract "$2"
+    fi | head -c -1 | "$LLMSPAM" classify --model "$1" --json --threads 1 |
+        sed -n 's/.*"score":\([-0-9.eE+]*\).*/\1/p'
+}
+
+# fmt3 X: X as the headers print it (%.3f).
+fmt3() { awk -v x="$1" 'BEGIN { printf "%.3f", x }'; }
+
+# calc EXPR: awk arithmetic, 6 decimals.
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+
+# crlf IN OUT: a copy with CRLF line ends (the form an MTA passes).
+crlf() { sed 's/$/\r/' "$1" > "$2"; }
+
+# milter_user: the user the daemon drops to in tests: nobody when we are
+# root (so the drop is exercised), else nobody to drop to.
+milter_user() {
+    if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then echo nobody; else echo '""'; fi
+}
+
+# start_milter CONF LOG: start the daemon in the foreground (backgrounded
+# here), wait for its socket; sets MILTER_PID. Returns 1 if it did not come up.
+start_milter() {
+    _sock=$(sed -n 's/^socket = unix://p' "$1")
+    "$MILTER" -f -c "$1" >>"$2" 2>&1 &
+    MILTER_PID=$!
+    _i=0
+    while [ $_i -lt 300 ]; do
+        [ -S "$_sock" ] && grep -q 'listening on' "$2" && return 0
+        kill -0 "$MILTER_PID" 2>/dev/null || return 1
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+    return 1
+}
+
+# stop_milter: SIGTERM, wait; returns the daemon's exit status.
+stop_milter() {
+    [ -n "${MILTER_PID:-}" ] || return 0
+    kill -TERM "$MILTER_PID" 2>/dev/null
+    wait "$MILTER_PID"
+    _rc=$?
+    MILTER_PID=
+    return $_rc
+}
