@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FORWARD_PAR_ROWS 16
+
 struct forward {
     const model *m;
     const kernels *k;
@@ -124,20 +126,15 @@ engine_status forward_new(const model *m, int threads, forward **out, engine_err
         forward_free(f);
         return engine_fail(err, ENGINE_ERR_NOMEM, "forward: out of memory for %d tokens", f->cap);
     }
-    /* oneDNN sizes its primitives for the calling thread's OpenMP count. */
-    int saved = omp_get_max_threads();
-    omp_set_num_threads(threads);
     const model_layer *L = &m->layers[0];
     engine_status st;
-    if ((st = gemm_plan_new(m->gemm, L->qkv, f->cap, false, &f->p_qkv, err)) ||
-        (st = gemm_plan_new(m->gemm, L->o, f->cap, true, &f->p_o, err)) ||
-        (st = gemm_plan_new(m->gemm, L->gate_up, f->cap, false, &f->p_gu, err)) ||
-        (st = gemm_plan_new(m->gemm, L->down, f->cap, true, &f->p_down, err))) {
-        omp_set_num_threads(saved);
+    if ((st = gemm_plan_new(m->gemm, L->qkv, f->cap, false, threads, &f->p_qkv, err)) ||
+        (st = gemm_plan_new(m->gemm, L->o, f->cap, true, threads, &f->p_o, err)) ||
+        (st = gemm_plan_new(m->gemm, L->gate_up, f->cap, false, threads, &f->p_gu, err)) ||
+        (st = gemm_plan_new(m->gemm, L->down, f->cap, true, threads, &f->p_down, err))) {
         forward_free(f);
         return st;
     }
-    omp_set_num_threads(saved);
     *out = f;
     return ENGINE_OK;
 }
@@ -167,7 +164,6 @@ engine_status forward_gemm_only(forward *f, int which, int m, double *flops, eng
     const model_layer *L = &f->m->layers[0];
     if (m < 1 || m > f->cap)
         return engine_fail(err, ENGINE_ERR_ARG, "forward: %d rows out of 1..%d", m, f->cap);
-    omp_set_num_threads(f->threads);
     const gemm_weight *w;
     const uint16_t *a;
     float *c;
@@ -231,12 +227,14 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
         T += b->lens[s];
     }
     f->off[ns] = T;
-    omp_set_num_threads(nt);
     int TB = gemm_bucket(T), SB = gemm_bucket(ns);
+    /* Below this many rows a kernel runs on the calling thread alone:
+     * waking the pool costs more than the work. */
+    int par = T >= FORWARD_PAR_ROWS;
     engine_status st = ENGINE_OK;
 
     /* embedding; padding rows zeroed so the residual stays finite */
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
     for (int s = 0; s < ns; s++)
         for (int i = 0; i < b->lens[s]; i++)
             k->bf16_to_f32(m->embed + (size_t)b->ids[s][i] * H, H, f->h + (size_t)(f->off[s] + i) * H);
@@ -252,7 +250,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
             b->flops = flops;
             return engine_fail(err, ENGINE_ERR_TIMEOUT, "forward: cancelled before layer %d", l);
         }
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
         for (int t = 0; t < T; t++)
             k->rmsnorm_bf16(f->h + (size_t)t * H, L->ln_attn, c->rms_norm_eps, H, f->xn + (size_t)t * H);
         tick(f, 1);
@@ -262,7 +260,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
         tick(f, 2);
 
         /* RoPE on q and k, then k transposed and v per kv head */
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
         for (int t = 0; t < T; t++) {
             float *row = f->qkv + (size_t)t * f->nqkv;
             const float *cs = m->rope_cos + (size_t)f->rowpos[t] * half;
@@ -283,7 +281,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
             for (int s = 0; s < ns; s++) {
                 int o = f->off[s], n = b->lens[s];
                 int nb = (n + KERNELS_ATTN_BLOCK - 1) / KERNELS_ATTN_BLOCK;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2) if (par)
                 for (int bi = nb - 1; bi >= 0; bi--)
                     for (int h = 0; h < nh; h++) {
                         int q0 = bi * KERNELS_ATTN_BLOCK;
@@ -298,7 +296,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
                 return st;
             flops += 2.0 * T * H * qd;
             tick(f, 5);
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
             for (int t = 0; t < T; t++)
                 k->rmsnorm_bf16(f->h + (size_t)t * H, L->ln_mlp, c->rms_norm_eps, H, f->xn + (size_t)t * H);
             tick(f, 1);
@@ -306,7 +304,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
                 return st;
             flops += 2.0 * T * 2.0 * I * H;
             tick(f, 6);
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
             for (int t = 0; t < T; t++) {
                 const float *g = f->gu + (size_t)t * 2 * I;
                 k->silu_mul_bf16(g, g + I, I, f->act + (size_t)t * I);
@@ -318,7 +316,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
             tick(f, 8);
         } else {
             /* only each sequence's last row matters from here on */
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2) if (par)
             for (int s = 0; s < ns; s++)
                 for (int h = 0; h < nh; h++) {
                     int n = b->lens[s];

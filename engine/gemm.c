@@ -7,6 +7,7 @@
 #include "engine/gemm.h"
 
 #include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@ struct gemm_weight {
 
 typedef struct bucket {
     int m;
+    int threads;          /* OpenMP threads this primitive was made for */
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, dst, scratch;
     const char *impl;
@@ -212,8 +214,13 @@ void gemm_plan_free(gemm_plan *p)
     free(p);
 }
 
+/* Rows at or below which a GEMM runs on one thread: it is bound by memory
+ * bandwidth there, and waking a second thread costs more than it gives
+ * whenever the machine is shared. */
+#define GEMM_SMALL_M 16
+
 engine_status gemm_plan_new(gemm_ctx *g, const gemm_weight *proto, int max_m, bool accumulate,
-                            gemm_plan **out, engine_err *err)
+                            int threads, gemm_plan **out, engine_err *err)
 {
     *out = NULL;
     gemm_plan *p = calloc(1, sizeof *p);
@@ -223,6 +230,7 @@ engine_status gemm_plan_new(gemm_ctx *g, const gemm_weight *proto, int max_m, bo
     p->n = proto->n;
     p->k = proto->k;
     int top = gemm_bucket(max_m);
+    int saved_threads = omp_get_max_threads();
     int nb = 0;
     for (int m = 1; m <= top; m = gemm_bucket(m + 1))
         nb++;
@@ -246,6 +254,9 @@ engine_status gemm_plan_new(gemm_ctx *g, const gemm_weight *proto, int max_m, bo
     for (int m = 1; m <= top; m = gemm_bucket(m + 1), i++) {
         bucket *b = &p->b[i];
         b->m = m;
+        b->threads = m <= GEMM_SMALL_M ? 1 : threads;
+        /* oneDNN sizes a primitive for the calling thread's OpenMP count */
+        omp_set_num_threads(b->threads);
         if (make_pd(g, m, p->n, p->k, &proto->md, accumulate, &pds[i]) != dnnl_success ||
             dnnl_primitive_create(&b->prim, pds[i]) != dnnl_success) {
             st = engine_fail(err, ENGINE_ERR_BACKEND, "oneDNN: no matmul for %dx%dx%d", m, p->n, p->k);
@@ -258,6 +269,7 @@ engine_status gemm_plan_new(gemm_ctx *g, const gemm_weight *proto, int max_m, bo
             b->impl = "?";
     }
     p->nb = i;
+    omp_set_num_threads(saved_threads);
     if (st == ENGINE_OK) {
         p->scratch_bytes = scratch;
         if (posix_memalign(&p->scratch, 64, scratch ? scratch : 64)) {
@@ -315,6 +327,7 @@ engine_status gemm_run(gemm_plan *p, const gemm_weight *w, int m, const uint16_t
         dnnl_memory_set_data_handle(b->wei, w->data) != dnnl_success ||
         dnnl_memory_set_data_handle(b->dst, c) != dnnl_success)
         return engine_fail(err, ENGINE_ERR_BACKEND, "oneDNN: cannot bind memory");
+    omp_set_num_threads(b->threads);
     dnnl_exec_arg_t args[4] = {
         {DNNL_ARG_SRC, b->src}, {DNNL_ARG_WEIGHTS, b->wei},
         {DNNL_ARG_DST, b->dst}, {DNNL_ARG_SCRATCHPAD, b->scratch},

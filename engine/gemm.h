@@ -10,8 +10,8 @@
  * steps of at most 1/8 of m) made up front; rows between m and the bucket
  * are computed and ignored, so A and C must have gemm_bucket(m) rows.
  * A plan, with its stream and scratchpad, is per-use state: one thread at a
- * time. The calling thread's OpenMP thread count (omp_set_num_threads) is
- * what oneDNN uses.
+ * time. gemm_run sets the calling thread's OpenMP thread count
+ * (omp_set_num_threads) to the one the bucket was made for.
  */
 #ifndef LLMSPAM_ENGINE_GEMM_H
 #define LLMSPAM_ENGINE_GEMM_H
@@ -41,9 +41,10 @@ size_t gemm_weight_bytes(const gemm_weight *w);
 
 /* Primitives for every bucket up to gemm_bucket(max_m), for weights shaped
  * like proto (any weight of the same n, k and max_m can be run with it).
- * accumulate: C += A W^T instead of C = A W^T. */
+ * accumulate: C += A W^T instead of C = A W^T. threads: OpenMP threads
+ * (buckets of at most 16 rows use one: they are memory-bound). */
 engine_status gemm_plan_new(gemm_ctx *g, const gemm_weight *proto, int max_m, bool accumulate,
-                            gemm_plan **out, engine_err *err);
+                            int threads, gemm_plan **out, engine_err *err);
 void gemm_plan_free(gemm_plan *p);
 
 /* C[gemm_bucket(m)][n] (=|+=) A[gemm_bucket(m)][k] W^T. A and C are

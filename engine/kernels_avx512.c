@@ -183,13 +183,16 @@ static void scores8(const attention_block *a, int r0, int nr, int nkeys)
 {
     const __m512 sc = _mm512_set1_ps(a->scale);
     for (int j = 0; j < nkeys; j += 16) {
+        /* fully unrolled so the accumulators live in registers */
         __m512 acc[8];
+#pragma GCC unroll 8
         for (int r = 0; r < 8; r++)
             acc[r] = _mm512_setzero_ps();
         const float *q = a->q + (size_t)r0 * a->ldq;
         if (nr == 8) {
             for (int d = 0; d < a->hd; d++) {
                 __m512 k = _mm512_loadu_ps(a->kt + (size_t)d * a->ldk + j);
+#pragma GCC unroll 8
                 for (int r = 0; r < 8; r++)
                     acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[(size_t)r * a->ldq + d]), k, acc[r]);
             }
@@ -210,7 +213,9 @@ static void scores8(const attention_block *a, int r0, int nr, int nkeys)
 static void pv4(const attention_block *a, int r0, int nr, int nkeys, int d0, const float *inv)
 {
     __m512 acc[4][4];
+#pragma GCC unroll 4
     for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
             acc[r][c] = _mm512_setzero_ps();
     int nc = (a->hd - d0) >= 64 ? 4 : (a->hd - d0) / 16;
@@ -222,6 +227,7 @@ static void pv4(const attention_block *a, int r0, int nr, int nkeys, int d0, con
             const float *v = a->v + (size_t)j * a->hd + d0;
             __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16);
             __m512 v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
+#pragma GCC unroll 4
             for (int r = 0; r < 4; r++) {
                 __m512 pr = _mm512_set1_ps(p[r][j]);
                 acc[r][0] = _mm512_fmadd_ps(pr, v0, acc[r][0]);
@@ -240,11 +246,18 @@ static void pv4(const attention_block *a, int r0, int nr, int nkeys, int d0, con
             }
         }
     }
-    for (int r = 0; r < nr; r++) {
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+        if (r >= nr)
+            break;
         __m512 iv = _mm512_set1_ps(inv[r]);
-        for (int c = 0; c < nc; c++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            if (c >= nc)
+                break;
             store_bf16(a->out + (size_t)(r0 + r) * a->ldo + d0 + 16 * c,
                        _mm512_mul_ps(acc[r][c], iv), 0xffff);
+        }
     }
 }
 
