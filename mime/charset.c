@@ -4,6 +4,9 @@
  * table (the common case, no iconv); everything else goes through GMime's
  * iconv cache, whose open/close are thread-safe.
  */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
 #include "mime/charset.h"
 
 #include <errno.h>
@@ -164,16 +167,20 @@ static char *convert(iconv_t cd, const char *in, size_t len, size_t *outlen, siz
     size_t ileft = len;
     *invalid = 0;
     for (;;) {
-        char *op = out + o;
-        size_t oleft = alloc - o - 4; /* room for a U+FFFD and the NUL */
-        size_t r = iconv(cd, ileft ? &ip : NULL, ileft ? &ileft : NULL, &op, &oleft);
-        o = (size_t)(op - out);
-        if (r != (size_t)-1) {
-            if (ileft == 0)
-                break;
-            continue;
+        bool grow = alloc - o < 16;
+        if (!grow) {
+            char *op = out + o;
+            size_t oleft = alloc - o - 4; /* keeps room for a U+FFFD */
+            size_t r = iconv(cd, ileft ? &ip : NULL, ileft ? &ileft : NULL, &op, &oleft);
+            o = (size_t)(op - out);
+            if (r != (size_t)-1) {
+                if (ileft == 0)
+                    break;
+                continue;
+            }
+            grow = errno == E2BIG;
         }
-        if (errno == E2BIG) {
+        if (grow) {
             size_t na = alloc * 2;
             char *b = realloc(out, na);
             if (!b) {

@@ -1,13 +1,19 @@
 /*
- * html: HTML -> text with libxml2's HTML parser (see html.h). The parser
- * runs with error recovery and with its error reports switched off (mail
- * HTML is almost never valid); input is already UTF-8 (the charset module
- * converted it), so any <meta charset> inside is ignored.
+ * html: HTML -> text with libxml2's HTML parser in SAX mode (see html.h):
+ * no document tree is built, the text streams straight into mime_text, so
+ * nesting depth costs neither stack nor memory. The parser runs with error
+ * recovery and its error reports switched off (mail HTML is almost never
+ * valid); input is already UTF-8 (the charset module converted it), so any
+ * <meta charset> inside is ignored.
  */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
 #include "mime/html.h"
 
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,45 +57,46 @@ void mime_html_global_init(void)
     xmlInitParser();
 }
 
-/* Inline style or attribute that hides the element's text. */
-static bool hidden(xmlNode *n)
-{
-    for (xmlAttr *a = n->properties; a; a = a->next) {
-        const char *an = (const char *)a->name;
-        if (!strcmp(an, "hidden"))
-            return true;
-        if (strcmp(an, "style") || !a->children || !a->children->content)
-            continue;
-        char s[512];
-        size_t k = 0;
-        for (const char *p = (const char *)a->children->content; *p && k + 1 < sizeof s; p++)
-            if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-                s[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-        s[k] = '\0';
-        if (strstr(s, "display:none") || strstr(s, "visibility:hidden"))
-            return true;
-        for (const char *f = s; (f = strstr(f, "font-size:0")) != NULL; f++) {
-            char c = f[11];
-            if (c != '.' && (c < '0' || c > '9'))
-                return true;
-        }
-    }
-    return false;
-}
-
 struct walk {
     mime_text *t;
-    xmlNode *link;       /* the outermost open <a href>, or NULL */
-    size_t link_start;   /* text length when it opened */
-    unsigned pre;        /* open <pre> elements */
+    unsigned skip;        /* >0: inside a dropped or hidden element */
+    unsigned pre;         /* open <pre> elements */
+    bool link;            /* an <a href> is open */
+    size_t link_start;    /* text length when it opened */
+    size_t href_len;
+    char href[2048];
 };
 
-static const char *link_href(xmlNode *n)
+static const char *attr(const xmlChar **atts, const char *name)
 {
-    for (xmlAttr *a = n->properties; a; a = a->next)
-        if (!strcmp((const char *)a->name, "href") && a->children && a->children->content)
-            return (const char *)a->children->content;
+    for (size_t i = 0; atts && atts[i]; i += 2)
+        if (!strcmp((const char *)atts[i], name))
+            return atts[i + 1] ? (const char *)atts[i + 1] : "";
     return NULL;
+}
+
+/* Inline style or attribute that hides the element's text. */
+static bool hidden(const xmlChar **atts)
+{
+    if (attr(atts, "hidden"))
+        return true;
+    const char *style = attr(atts, "style");
+    if (!style)
+        return false;
+    char s[512];
+    size_t k = 0;
+    for (const char *p = style; *p && k + 1 < sizeof s; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+            s[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    s[k] = '\0';
+    if (strstr(s, "display:none") || strstr(s, "visibility:hidden"))
+        return true;
+    for (const char *f = s; (f = strstr(f, "font-size:0")) != NULL; f++) {
+        char c = f[11];
+        if (c != '.' && (c < '0' || c > '9'))
+            return true;
+    }
+    return false;
 }
 
 /* Trim ASCII whitespace; returns the start, sets *n. */
@@ -106,18 +113,28 @@ static const char *trim(const char *s, size_t *n)
     return s;
 }
 
-static void link_close(struct walk *w)
+static void link_open(struct walk *w, const char *href)
 {
-    const char *href = link_href(w->link);
-    w->link = NULL;
-    if (!href || mime_text_full(w->t))
-        return;
     size_t hn = strlen(href);
     href = trim(href, &hn);
     if (hn == 0 || href[0] == '#')
         return;
-    if (hn > 2048)
-        hn = 2048;
+    if (hn > sizeof w->href)
+        hn = sizeof w->href;
+    memcpy(w->href, href, hn);
+    w->href_len = hn;
+    w->link = true;
+    w->link_start = mime_text_len(w->t);
+}
+
+/* "text <url>" unless the text is the URL (or the mailto: address). */
+static void link_close(struct walk *w)
+{
+    w->link = false;
+    if (mime_text_full(w->t))
+        return;
+    const char *href = w->href;
+    size_t hn = w->href_len;
     size_t tn = mime_text_len(w->t) - w->link_start;
     const char *text = trim(mime_text_data(w->t) + w->link_start, &tn);
     const char *h = href;
@@ -128,31 +145,23 @@ static void link_close(struct walk *w)
     }
     if ((tn == hn && !memcmp(text, href, hn)) || (tn == hl && !memcmp(text, h, hl)))
         return;
-    char buf[2048 + 3];
-    buf[0] = '<';
-    memcpy(buf + 1, href, hn);
-    buf[hn + 1] = '>';
-    mime_text_put(w->t, " ", 1, true);
-    mime_text_put(w->t, buf, hn + 2, true);
+    mime_text_put(w->t, " <", 2, true);
+    mime_text_put(w->t, href, hn, true);
+    mime_text_put(w->t, ">", 1, true);
 }
 
-/* Returns whether to descend into n. */
-static bool enter(struct walk *w, xmlNode *n)
+static void on_start(void *ctx, const xmlChar *name, const xmlChar **atts)
 {
-    switch (n->type) {
-    case XML_TEXT_NODE:
-    case XML_CDATA_SECTION_NODE:
-        if (n->content)
-            mime_text_put(w->t, (const char *)n->content, strlen((const char *)n->content), w->pre == 0);
-        return false;
-    case XML_ELEMENT_NODE:
-        break;
-    default: /* comments, processing instructions, DTD */
-        return false;
+    struct walk *w = ctx;
+    if (w->skip) {
+        w->skip++;
+        return;
     }
-    unsigned k = el_kind(n->name);
-    if (k == EL_SKIP || hidden(n))
-        return false;
+    unsigned k = el_kind(name);
+    if (k == EL_SKIP || (atts && hidden(atts))) {
+        w->skip = 1;
+        return;
+    }
     switch (k) {
     case EL_LINE:
         mime_text_break(w->t, 1);
@@ -170,21 +179,25 @@ static bool enter(struct walk *w, xmlNode *n)
     case EL_BR:
         mime_text_put(w->t, "\n", 1, false);
         break;
-    case EL_LINK:
-        if (!w->link && link_href(n)) {
-            w->link = n;
-            w->link_start = mime_text_len(w->t);
-        }
+    case EL_LINK: {
+        const char *href = attr(atts, "href");
+        if (w->link)
+            link_close(w);
+        if (href)
+            link_open(w, href);
         break;
     }
-    return true;
+    }
 }
 
-static void leave(struct walk *w, xmlNode *n)
+static void on_end(void *ctx, const xmlChar *name)
 {
-    if (n->type != XML_ELEMENT_NODE)
+    struct walk *w = ctx;
+    if (w->skip) {
+        w->skip--;
         return;
-    switch (el_kind(n->name)) {
+    }
+    switch (el_kind(name)) {
     case EL_LINE:
         mime_text_break(w->t, 1);
         break;
@@ -199,45 +212,62 @@ static void leave(struct walk *w, xmlNode *n)
         mime_text_put(w->t, " ", 1, true);
         break;
     case EL_LINK:
-        if (w->link == n)
+        if (w->link)
             link_close(w);
         break;
     }
+}
+
+static void on_text(void *ctx, const xmlChar *ch, int len)
+{
+    struct walk *w = ctx;
+    if (!w->skip && len > 0)
+        mime_text_put(w->t, (const char *)ch, (size_t)len, w->pre == 0);
+}
+
+static void quiet(void *ctx, const char *msg, ...)
+{
+    (void)ctx, (void)msg;
 }
 
 bool mime_html_render(const char *html, size_t len, mime_text *t)
 {
     if (len > INT_MAX)
         len = INT_MAX;
-    htmlDocPtr doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                        HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC |
-                                        HTML_PARSE_NODEFDTD);
-    if (!doc) /* nothing the parser could recover, e.g. empty */
-        return true;
+    /* libxml2 reports some input errors through its generic handler,
+     * which is per thread: silence it here, where the parsing happens. */
+    xmlSetGenericErrorFunc(NULL, quiet);
+    xmlSetStructuredErrorFunc(NULL, NULL);
+    htmlSAXHandler sax;
+    memset(&sax, 0, sizeof sax);
+    sax.startElement = on_start;
+    sax.endElement = on_end;
+    sax.characters = on_text;
+    sax.cdataBlock = on_text;
+    sax.ignorableWhitespace = on_text;
     struct walk w = {.t = t};
+    /* The pull parser, as htmlReadMemory() uses it, with our SAX handler
+     * in place of the tree builder (the push parser loses text after
+     * </html>). */
+    htmlParserCtxtPtr ctxt = htmlCreateMemoryParserCtxt(html, (int)len);
+    if (!ctxt)
+        return len == 0;
+    xmlSAXHandler *tree_builder = (xmlSAXHandler *)ctxt->sax;
+    ctxt->sax = (xmlSAXHandler *)&sax;
+    ctxt->userData = &w;
+    htmlCtxtUseOptions(ctxt, HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                 HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC | HTML_PARSE_NODEFDTD);
+    xmlCharEncodingHandlerPtr utf8 = xmlFindCharEncodingHandler("UTF-8");
+    if (utf8)
+        xmlSwitchToEncoding(ctxt, utf8);
     mime_text_break(t, 1);
-    xmlNode *n = doc->children;
-    while (n && !mime_text_full(t)) {
-        bool in = enter(&w, n);
-        if (in && n->children) {
-            n = n->children;
-            continue;
-        }
-        if (in)
-            leave(&w, n);
-        while (n && !n->next) {
-            n = n->parent;
-            if (!n || n == (xmlNode *)doc) {
-                n = NULL;
-                break;
-            }
-            leave(&w, n);
-        }
-        if (n)
-            n = n->next;
-    }
+    htmlParseDocument(ctxt);
+    if (w.link)
+        link_close(&w);
     mime_text_break(t, 1);
-    xmlFreeDoc(doc);
+    ctxt->sax = (htmlSAXHandler *)tree_builder;
+    if (ctxt->myDoc) /* none expected: our handler builds no tree */
+        xmlFreeDoc(ctxt->myDoc);
+    htmlFreeParserCtxt(ctxt);
     return true;
 }

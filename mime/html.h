@@ -19,8 +19,8 @@
 /* Once per process, before any thread calls mime_html_render(). */
 void mime_html_global_init(void);
 
-/* Render len bytes of UTF-8 HTML into t. Tree walk is iterative, so the
- * nesting depth of the HTML costs no stack. Returns false on ENOMEM. */
+/* Render len bytes of UTF-8 HTML into t (SAX: no tree is built, so the
+ * nesting depth of the HTML costs no memory). Returns false on ENOMEM. */
 bool mime_html_render(const char *html, size_t len, mime_text *t);
 
 #endif

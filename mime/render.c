@@ -5,6 +5,9 @@
  * and charset, and streams it into a capped mime_text buffer. Every GMime
  * object lives only for one call, so calls on many threads never share one.
  */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
 #include "mime/render.h"
 
 #include <gmime/gmime.h>
@@ -18,6 +21,19 @@
 #include "mime/charset.h"
 #include "mime/html.h"
 #include "mime/text.h"
+
+#ifdef MIME_PROFILE
+/* bench/mime_bench builds this file with MIME_PROFILE to time the HTML
+ * conversion; the library proper has no such counter. */
+#include <time.h>
+_Thread_local uint64_t mime_profile_html_ns;
+static uint64_t mime_profile_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+#endif
 
 #define MAX_HEADER_NAMES 32
 #define SCRATCH 16384
@@ -193,6 +209,24 @@ static void part_content(GMimePart *p, const char **data, size_t *len,
     *tofree = buf;
 }
 
+/* GMime's uudecoder starts after the "begin MODE NAME" line; skip to it
+ * (nothing to decode without one). */
+static void uu_begin(GMimeEncoding *st, const char **in, size_t *len)
+{
+    const char *p = *in, *end = *in + *len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (end - p >= 6 && !memcmp(p, "begin ", 6)) {
+            p = nl ? nl + 1 : end;
+            st->state |= GMIME_UUDECODE_STATE_BEGIN;
+            break;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    *len = (size_t)(end - p);
+    *in = p;
+}
+
 static bool is_decoded(GMimeContentEncoding enc)
 {
     return enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
@@ -211,6 +245,8 @@ static bool decode(GMimeContentEncoding enc, const char *in, size_t len, const c
     }
     GMimeEncoding st;
     g_mime_encoding_init_decode(&st, enc);
+    if (enc == GMIME_CONTENT_ENCODING_UUENCODE)
+        uu_begin(&st, &in, &len);
     char *buf = malloc(g_mime_encoding_outlen(&st, len) + 16);
     if (!buf)
         return false;
@@ -227,6 +263,8 @@ static size_t decoded_size(struct ctx *c, GMimeContentEncoding enc, const char *
         return len;
     GMimeEncoding st;
     g_mime_encoding_init_decode(&st, enc);
+    if (enc == GMIME_CONTENT_ENCODING_UUENCODE)
+        uu_begin(&st, &in, &len);
     size_t total = 0, chunk = SCRATCH / 2; /* outlen(chunk) stays under SCRATCH */
     while (len > chunk) {
         total += g_mime_encoding_step(&st, in, chunk, c->scratch);
@@ -313,8 +351,14 @@ static void text_part(struct ctx *c, GMimePart *p, bool html, unsigned depth)
     } else {
         mime_text_break(c->t, 2);
         if (html) {
+#ifdef MIME_PROFILE
+            uint64_t t0 = mime_profile_now();
+#endif
             if (!mime_html_render(utf8, utf8_len, c->t))
                 c->nomem = true;
+#ifdef MIME_PROFILE
+            mime_profile_html_ns += mime_profile_now() - t0;
+#endif
             c->html_seen = true;
         } else {
             put(c, utf8, utf8_len, false);
@@ -383,6 +427,8 @@ static void render_alternative(struct ctx *c, GMimeMultipart *mp, unsigned depth
  * prologue (badmime: a missing or conflicting boundary). Parse that text
  * again: as a multipart when it starts with a "--boundary" line, else as
  * one MIME part. */
+static bool starts_with_header(const char *raw, size_t len);
+
 static void reparse(struct ctx *c, const char *pro, size_t len, unsigned depth)
 {
     if (c->reparses >= MAX_REPARSES || mime_text_full(c->t))
@@ -407,10 +453,20 @@ static void reparse(struct ctx *c, const char *pro, size_t len, unsigned depth)
         g_byte_array_append(a, (const guint8 *)head, sizeof head - 1);
         g_byte_array_append(a, (const guint8 *)pro + 2, (guint)bl);
         g_byte_array_append(a, (const guint8 *)"\"\n\n", 3);
+        /* the first boundary line alone: text after it would hide it */
+        g_byte_array_append(a, (const guint8 *)pro, (guint)(bl + 2));
+        g_byte_array_append(a, (const guint8 *)"\n", 1);
+        const char *nl = memchr(pro, '\n', len);
+        if (nl)
+            g_byte_array_append(a, (const guint8 *)nl + 1, (guint)(len - (size_t)(nl + 1 - pro)));
+        stream = g_mime_stream_mem_new_with_byte_array(a);
+    } else if (starts_with_header(pro, len)) {
+        stream = g_mime_stream_mem_new_with_buffer(pro, len);
+    } else { /* plain text: an empty header block first */
+        GByteArray *a = g_byte_array_sized_new((guint)len + 1);
+        g_byte_array_append(a, (const guint8 *)"\n", 1);
         g_byte_array_append(a, (const guint8 *)pro, (guint)len);
         stream = g_mime_stream_mem_new_with_byte_array(a);
-    } else {
-        stream = g_mime_stream_mem_new_with_buffer(pro, len);
     }
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     GMimeObject *part = g_mime_parser_construct_part(parser, c->popts);
@@ -546,6 +602,23 @@ static size_t bounded_prefix(const char *raw, size_t len, unsigned max_parts, bo
     return len;
 }
 
+/* Whether the message starts with a header line ("Name:" or an mbox
+ * "From " line); GMime would otherwise drop body-only text as a broken
+ * header. */
+static bool starts_with_header(const char *raw, size_t len)
+{
+    if (len == 0 || raw[0] == '\n' || raw[0] == '\r' || (len >= 5 && !memcmp(raw, "From ", 5)))
+        return true;
+    size_t i = 0;
+    while (i < len && raw[i] > ' ' && raw[i] < 127 && raw[i] != ':')
+        i++;
+    if (i == 0)
+        return false;
+    while (i < len && (raw[i] == ' ' || raw[i] == '\t'))
+        i++;
+    return i < len && raw[i] == ':';
+}
+
 engine_status mime_render(const char *raw, size_t len, const mime_options *opt,
                           char **text, size_t *text_len, mime_flags *flags,
                           engine_err *err)
@@ -579,13 +652,27 @@ engine_status mime_render(const char *raw, size_t len, const mime_options *opt,
 
     bool cut = false;
     size_t n = raw ? bounded_prefix(raw, len, c->o.max_parts, &cut) : 0;
+    if (n > G_MAXUINT - 1) { /* GByteArray lengths are guint */
+        n = G_MAXUINT - 1;
+        cut = true;
+    }
     c->f.parts_exceeded = cut;
 
     /* Zero copy: GMime reads our bytes in place and never writes to them
      * while parsing; the array is not owned, so it is not freed. */
-    GByteArray *arr = g_byte_array_new_take((guint8 *)(raw ? raw : ""), n);
-    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(arr);
-    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+    GByteArray *arr = NULL;
+    GMimeStream *stream;
+    if (starts_with_header(raw, n)) {
+        arr = g_byte_array_new_take((guint8 *)(raw ? raw : ""), n);
+        stream = g_mime_stream_mem_new_with_byte_array(arr);
+        g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+    } else { /* no header at all: all of it is body */
+        c->f.parse_defects++;
+        GByteArray *copy = g_byte_array_sized_new((guint)n + 1);
+        g_byte_array_append(copy, (const guint8 *)"\n", 1);
+        g_byte_array_append(copy, (const guint8 *)raw, (guint)n);
+        stream = g_mime_stream_mem_new_with_byte_array(copy); /* owns copy */
+    }
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     c->popts = g_mime_parser_options_new();
     const char *fallback[] = {"UTF-8", "windows-1252", NULL};
@@ -606,7 +693,8 @@ engine_status mime_render(const char *raw, size_t len, const mime_options *opt,
     }
     g_object_unref(parser);
     g_object_unref(stream);
-    g_byte_array_free(arr, FALSE);
+    if (arr)
+        g_byte_array_free(arr, FALSE);
     g_mime_parser_options_free(c->popts);
 
     engine_status st = ENGINE_OK;

@@ -4,6 +4,9 @@
  * Separators (one space, one or two newlines) are held back until the next
  * visible character, which trims lines and the end of the text for free.
  */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
 #include "mime/text.h"
 
 #include <stdint.h>
@@ -158,7 +161,7 @@ bool mime_text_put(mime_text *t, const char *str, size_t n, bool oneline)
             i++;
             continue;
         }
-        if (c < 0x20) { /* other C0 controls, \r included */
+        if (c < 0x20 || c == 0x7F) { /* other C0 controls (\r included), DEL */
             i++;
             continue;
         }
@@ -171,7 +174,7 @@ bool mime_text_put(mime_text *t, const char *str, size_t n, bool oneline)
         while (j < n) {
             unsigned d = s[j];
             if (d < 0x80) {
-                if (d <= 0x20)
+                if (d <= 0x20 || d == 0x7F)
                     break;
                 j++;
                 continue;

@@ -2,7 +2,7 @@
  * text: the output buffer of the rendering, and its whitespace rules.
  * Everything the renderer emits passes through mime_text_put(), which
  *   - turns invalid UTF-8 into U+FFFD (so the result is always valid UTF-8),
- *   - removes NUL and the other C0 controls except \n and \t (\r included),
+ *   - removes NUL, the other C0 controls except \n and \t (\r included) and DEL,
  *   - turns runs of spaces, tabs and U+00A0 into one space,
  *   - trims each line and keeps at most one blank line in a row,
  *   - stops at the byte cap, cut on a UTF-8 boundary (then "truncated").
