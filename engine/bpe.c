@@ -198,6 +198,11 @@ void bpe_prefetch_merge(const bpe *b, int32_t left, int32_t right)
 
 int bpe_add_token(bpe *b, const uint8_t *bytes, size_t len, int32_t id)
 {
+    return bpe_add_token_hashed(b, bytes, len, id, bpe_hash(bytes, len));
+}
+
+int bpe_add_token_hashed(bpe *b, const uint8_t *bytes, size_t len, int32_t id, uint32_t h)
+{
     if (id < 0 || len >= NO_TOKEN)
         return -2;
     if (id >= b->id_cap) {
@@ -218,7 +223,6 @@ int bpe_add_token(bpe *b, const uint8_t *bytes, size_t len, int32_t id)
     }
     if (b->len[id] != NO_TOKEN)
         return -2;
-    uint32_t h = bpe_hash(bytes, len);
     size_t j = h & b->vmask;
     for (; b->vslot[j].id >= 0; j = (j + 1) & b->vmask)
         if (b->vslot[j].hash == h && b->vslot[j].len == len &&

@@ -23,6 +23,8 @@ void bpe_free(bpe *b);
 
 /* Returns 0, or -1 when out of memory, -2 when id or bytes are already used. */
 int bpe_add_token(bpe *b, const uint8_t *bytes, size_t len, int32_t id);
+/* The same with h = bpe_hash(bytes, len) computed ahead (see bpe_prefetch). */
+int bpe_add_token_hashed(bpe *b, const uint8_t *bytes, size_t len, int32_t id, uint32_t h);
 /* Merge left+right (ids) into merged with the given rank (lower first).
  * Returns 0, -1 when out of memory; a pair seen before keeps its first rank. */
 int bpe_add_merge(bpe *b, int32_t left, int32_t right, int32_t merged, int32_t rank);

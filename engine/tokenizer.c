@@ -69,9 +69,12 @@ static long bytelevel_decode(const char *s, size_t len, uint8_t *out)
 {
     size_t i = 0, n = 0;
     while (i < len) {
-        uint32_t cp;
+        uint32_t cp = (uint8_t)s[i];
         int bad = 0;
-        i += utf8_next((const uint8_t *)s + i, len - i, &cp, &bad);
+        if (cp < 0x80)
+            i++;
+        else
+            i += utf8_next((const uint8_t *)s + i, len - i, &cp, &bad);
         if (bad || cp >= 324 || unicode_byte[cp] < 0)
             return -1;
         out[n++] = (uint8_t)unicode_byte[cp];
@@ -141,51 +144,57 @@ static int js_string(js *j, char *out, size_t cap, size_t *n)
     if (j->p >= j->end || *j->p != '"')
         return -1;
     j->p++;
-    while (j->p < j->end) {
-        unsigned char c = (unsigned char)*j->p;
-        if (c == '"') {
+    for (;;) {
+        /* a run of plain bytes, copied at once */
+        const char *s = j->p;
+        while (j->p < j->end && *j->p != '"' && *j->p != '\\' && (unsigned char)*j->p >= 0x20)
             j->p++;
+        size_t run = (size_t)(j->p - s);
+        if (out && run) {
+            if (k + run > cap)
+                over = 1;
+            else
+                memcpy(out + k, s, run);
+        }
+        k += run;
+        if (j->p >= j->end || (unsigned char)*j->p < 0x20)
+            return -1;
+        if (*j->p++ == '"') {
             if (n)
                 *n = k;
             return over;
         }
-        if (c < 0x20)
+        if (j->p >= j->end) /* after a backslash */
             return -1;
         uint8_t tmp[4];
         size_t tl = 1;
-        tmp[0] = c;
-        j->p++;
-        if (c == '\\') {
-            if (j->p >= j->end)
+        char e = *j->p++;
+        unsigned cp;
+        switch (e) {
+        case '"': case '\\': case '/': tmp[0] = (uint8_t)e; break;
+        case 'b': tmp[0] = '\b'; break;
+        case 'f': tmp[0] = '\f'; break;
+        case 'n': tmp[0] = '\n'; break;
+        case 'r': tmp[0] = '\r'; break;
+        case 't': tmp[0] = '\t'; break;
+        case 'u':
+            if (js_hex4(j->p, j->end, &cp))
                 return -1;
-            char e = *j->p++;
-            unsigned cp;
-            switch (e) {
-            case '"': case '\\': case '/': tmp[0] = (uint8_t)e; break;
-            case 'b': tmp[0] = '\b'; break;
-            case 'f': tmp[0] = '\f'; break;
-            case 'n': tmp[0] = '\n'; break;
-            case 'r': tmp[0] = '\r'; break;
-            case 't': tmp[0] = '\t'; break;
-            case 'u':
-                if (js_hex4(j->p, j->end, &cp))
+            j->p += 4;
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                unsigned lo;
+                if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' ||
+                    js_hex4(j->p + 2, j->end, &lo) || lo < 0xDC00 || lo >= 0xE000)
                     return -1;
-                j->p += 4;
-                if (cp >= 0xD800 && cp < 0xDC00) {
-                    unsigned lo;
-                    if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' ||
-                        js_hex4(j->p + 2, j->end, &lo) || lo < 0xDC00 || lo >= 0xE000)
-                        return -1;
-                    j->p += 6;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                } else if (cp >= 0xDC00 && cp < 0xE000) {
-                    return -1;
-                }
-                tl = utf8_put(cp, tmp);
-                break;
-            default:
+                j->p += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (cp >= 0xDC00 && cp < 0xE000) {
                 return -1;
             }
+            tl = utf8_put(cp, tmp);
+            break;
+        default:
+            return -1;
         }
         if (out) {
             if (k + tl > cap)
@@ -195,7 +204,6 @@ static int js_string(js *j, char *out, size_t cap, size_t *n)
         }
         k += tl;
     }
-    return -1;
 }
 
 static int js_skip(js *j, int depth)
@@ -361,45 +369,88 @@ static engine_status load_vocab(tokenizer *tok, span vs, span ms, const char *pa
         return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab is missing or not an object", path);
     if (!ms.s || *ms.s != '[')
         return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.merges is missing or not an array", path);
-    /* Sizes guessed from the text (Llama 3: about 16 and 22 bytes an entry);
-     * the tables grow if the guess is short, and the merges are reserved
-     * exactly before they are inserted. */
-    tok->bpe = bpe_new((size_t)(vs.e - vs.s) / 16 + 16, 16);
-    if (!tok->bpe)
-        return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for the vocabulary", path);
-
+    /* Two passes, so that the inserts can prefetch: parse and hash every
+     * entry, then insert them into a table sized for their number. */
+    typedef struct {
+        uint32_t off, len, hash;
+        int32_t id;
+    } vocab_rec;
+    vocab_rec *vrec = NULL;
+    uint8_t *vbytes = NULL;
+    size_t nv = 0, vrec_cap = 0, nvb = 0, vb_cap = 0;
+    engine_status vst = ENGINE_OK;
     char key[1024];
-    uint8_t buf[1024];
     js j = {vs.s + 1, vs.e};
     js_ws(&j);
     int more = j.p < j.end && *j.p == '}' ? 0 : 1;
-    for (size_t i = 0; more == 1; i++) {
+    for (; more == 1; nv++) {
         size_t kl;
         long id;
         js_ws(&j);
         int rc = js_string(&j, key, sizeof key, &kl);
         js_ws(&j);
-        if (rc || j.p >= j.end || *j.p++ != ':')
-            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab entry %zu: bad or overlong key",
-                               path, i);
+        if (rc || j.p >= j.end || *j.p++ != ':') {
+            vst = engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab entry %zu: bad or overlong key", path, nv);
+            goto vout;
+        }
         js_ws(&j);
-        if (js_int(&j, &id) || id < 0 || id > TOKENIZER_MAX_ID)
-            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab[\"%.*s\"] is not a valid id", path,
-                               (int)(kl < 64 ? kl : 64), key);
-        long n = bytelevel_decode(key, kl, buf);
-        if (n < 0)
-            return engine_fail(err, ENGINE_ERR_FORMAT,
-                               "%s: model.vocab key \"%.*s\" is not a byte-level token", path,
-                               (int)(kl < 64 ? kl : 64), key);
-        rc = bpe_add_token(tok->bpe, buf, (size_t)n, (int32_t)id);
-        if (rc == -1)
-            return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for the vocabulary", path);
-        if (rc)
-            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab[\"%.*s\"]: duplicate token or id %ld",
-                               path, (int)(kl < 64 ? kl : 64), key, id);
-        if ((more = js_next(&j, '}')) < 0)
-            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab entry %zu: bad syntax", path, i);
+        if (js_int(&j, &id) || id < 0 || id > TOKENIZER_MAX_ID) {
+            vst = engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab[\"%.*s\"] is not a valid id", path,
+                              (int)(kl < 64 ? kl : 64), key);
+            goto vout;
+        }
+        if (nv == vrec_cap || nvb + kl > vb_cap) {
+            vrec_cap = vrec_cap ? 2 * vrec_cap : 1 << 15;
+            vb_cap = vb_cap ? 2 * vb_cap : 1 << 20;
+            vocab_rec *nr = realloc(vrec, vrec_cap * sizeof *vrec);
+            if (nr)
+                vrec = nr;
+            uint8_t *nb = realloc(vbytes, vb_cap);
+            if (nb)
+                vbytes = nb;
+            if (!nr || !nb) {
+                vst = engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for the vocabulary", path);
+                goto vout;
+            }
+        }
+        long n = bytelevel_decode(key, kl, vbytes + nvb);
+        if (n < 0) {
+            vst = engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab key \"%.*s\" is not a byte-level token",
+                              path, (int)(kl < 64 ? kl : 64), key);
+            goto vout;
+        }
+        vrec[nv] = (vocab_rec){(uint32_t)nvb, (uint32_t)n, bpe_hash(vbytes + nvb, (size_t)n), (int32_t)id};
+        nvb += (size_t)n;
+        if ((more = js_next(&j, '}')) < 0) {
+            vst = engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab entry %zu: bad syntax", path, nv);
+            goto vout;
+        }
     }
+    tok->bpe = bpe_new(nv, 16);
+    if (!tok->bpe) {
+        vst = engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for the vocabulary", path);
+        goto vout;
+    }
+    enum { VAHEAD = 12 };
+    for (size_t i = 0; i < nv; i++) {
+        if (i + VAHEAD < nv)
+            bpe_prefetch(tok->bpe, vrec[i + VAHEAD].hash);
+        int rc = bpe_add_token_hashed(tok->bpe, vbytes + vrec[i].off, vrec[i].len, vrec[i].id, vrec[i].hash);
+        if (rc == -1) {
+            vst = engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for the vocabulary", path);
+            goto vout;
+        }
+        if (rc) {
+            vst = engine_fail(err, ENGINE_ERR_FORMAT, "%s: model.vocab entry %zu: duplicate token or id %d",
+                              path, i, (int)vrec[i].id);
+            goto vout;
+        }
+    }
+vout:
+    free(vrec);
+    free(vbytes);
+    if (vst)
+        return vst;
     if (!bpe_has_all_bytes(tok->bpe))
         return engine_fail(err, ENGINE_ERR_UNSUPPORTED,
                            "%s: model.vocab lacks a token for some byte (not byte-level BPE)", path);

@@ -4,7 +4,7 @@
  * with and without BOS, truncated at many max_tokens (early stopping must
  * equal encode-all-then-truncate), decoding, and load errors.
  *
- *   t/test_tokenizer                      unit tests + t/data/tokenizer/edge.tsv
+ *   t/test_tokenizer                      unit tests + t/data/tokenizer/{edge,random}.tsv
  *   t/test_tokenizer [--corpus DIR] FILE...   check fixture files only
  *
  * Fixture lines: ESCAPED-BYTES TAB IDS-WITH-SPECIAL TAB IDS-WITHOUT, or
@@ -15,6 +15,7 @@
 #include "engine/tokenizer.h"
 #include "t/lib/tap.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,6 +382,59 @@ static void unit_llama(const tokenizer *tok, const tokenizer *tok_pcre2)
     }
 }
 
+/* Threads share one tokenizer: each encodes the same texts many times and
+ * must get the single-threaded ids every time. */
+static const char *const thread_texts[] = {
+    "Hello, world! It's   a  test.\r\n\r\n  x\t\ty 12345 I'LL we'Re",
+    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd caf\xe9 \xff\xfe  end  ",
+    "supercalifragilisticexpialidocious antidisestablishmentarianism",
+};
+typedef struct {
+    const tokenizer *tok;
+    int32_t want[3][64];
+    size_t nwant[3];
+    int bad;
+} thread_job;
+
+static void *thread_run(void *arg)
+{
+    thread_job *job = arg;
+    for (int r = 0; r < 300; r++)
+        for (int i = 0; i < 3; i++) {
+            int32_t ids[64];
+            size_t n;
+            engine_err err;
+            if (tokenizer_encode(job->tok, thread_texts[i], strlen(thread_texts[i]), 64, true, ids, &n, &err) ||
+                n != job->nwant[i] || memcmp(ids, job->want[i], n * sizeof *ids))
+                job->bad++;
+        }
+    return NULL;
+}
+
+static void unit_threads(const tokenizer *tok)
+{
+    thread_job jobs[4];
+    pthread_t th[4];
+    for (int t = 0; t < 4; t++) {
+        jobs[t].tok = tok;
+        jobs[t].bad = 0;
+        for (int i = 0; i < 3; i++) {
+            engine_err err;
+            tokenizer_encode(tok, thread_texts[i], strlen(thread_texts[i]), 64, true, jobs[t].want[i],
+                             &jobs[t].nwant[i], &err);
+        }
+    }
+    int started = 0;
+    for (int t = 0; t < 4; t++)
+        started += pthread_create(&th[t], NULL, thread_run, &jobs[t]) == 0;
+    int bad = 0;
+    for (int t = 0; t < started; t++) {
+        pthread_join(th[t], NULL);
+        bad += jobs[t].bad;
+    }
+    tap_ok(started == 4 && bad == 0, "4 threads on one tokenizer: 3600 encodings, %d differ", bad);
+}
+
 int main(int argc, char **argv)
 {
     char path[4096];
@@ -405,10 +459,13 @@ int main(int argc, char **argv)
         tap_ok(tokenizer_load_flags(path, TOKENIZER_FORCE_PCRE2, &tok_pcre2, &err) == ENGINE_OK,
                "load with PCRE2 forced");
         unit_llama(tok, tok_pcre2);
+        unit_threads(tok);
         unit_load_errors();
         unit_mini();
         snprintf(path, sizeof path, "%s/t/data/tokenizer/edge.tsv", srcdir());
         check_fixture(tok, path, NULL, "edge cases");
+        snprintf(path, sizeof path, "%s/t/data/tokenizer/random.tsv", srcdir());
+        check_fixture(tok, path, NULL, "random mixes");
         tokenizer_free(tok_pcre2);
     }
     tokenizer_free(tok);

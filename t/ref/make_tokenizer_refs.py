@@ -4,6 +4,7 @@ C tokenizer (engine/tokenizer.c). Run by hand with the venv, never by make check
 
   /opt/llmspam-venv/bin/python t/ref/make_tokenizer_refs.py tables  > engine/pretokenizer_classes.c
   /opt/llmspam-venv/bin/python t/ref/make_tokenizer_refs.py edge    > t/data/tokenizer/edge.tsv
+  /opt/llmspam-venv/bin/python t/ref/make_tokenizer_refs.py random  > t/data/tokenizer/random.tsv
   /opt/llmspam-venv/bin/python t/ref/make_tokenizer_refs.py corpus --every 20 | gzip -9n \
         > t/data/tokenizer/corpus-sample.tsv.gz
   /opt/llmspam-venv/bin/python t/ref/make_tokenizer_refs.py corpus-full > FILE   (make check-tokenizer-full)
@@ -13,7 +14,7 @@ what transformers does with split_special_tokens=True). Text = the bytes decoded
 UTF-8 with errors="replace".
 
 Formats (one case per line, tab-separated, ids space-separated):
-  edge / corpus-full:  ESCAPED-BYTES  IDS-WITH-SPECIAL  IDS-WITHOUT
+  edge / random / corpus-full:  ESCAPED-BYTES  IDS-WITH-SPECIAL  IDS-WITHOUT
   corpus:              NAME  IDS-WITHOUT    (with special = 128000 + these; asserted here)
 ESCAPED-BYTES: printable ASCII as is except backslash; every other byte as \\xHH.
 """
@@ -252,6 +253,44 @@ def cmd_edge(_args):
         sys.stdout.write("%s\t%s\t%s\n" % (escape(raw), ids_str(a), ids_str(b)))
 
 
+# ---------------------------------------------------------------- random
+def random_cases(n, seed):
+    """Random strings over pieces the split regex treats differently, in every
+    mix: the matcher's order of alternatives and its backtracking get tested
+    on neighbours that fixed cases do not reach."""
+    import random
+    rnd = random.Random(seed)
+    pieces = [" ", "  ", "\t", "\n", "\r", "\r\n", "\x0b", "\x0c", "\u00a0", "\u0085", "\u2028",
+              "\u3000", "\u2003", "\u180e", "\u200b", "\ufeff", "'", "'s", "'S", "'ll", "'Ll", "'re",
+              "'VE", "'d", "'m", "'t", "'\u017f", "\u2019s", "a", "Z", "word", "Hello", "\u00e9",
+              "\u00df", "\u0130", "\u03a3\u03c3", "\u0436", "\u05d0", "\u0627\u064e", "\u0915\u094d",
+              "\u0e01\u0e34", "\u65e5\u672c", "\uac00", "\u3042", "\U0001d400", "\u0301", "\u200d",
+              "0", "7", "12", "345", "6789", "\u0661", "\u0967", "\uff11", "\u2160", "\u00bd", "\u00b2",
+              "\u2460", "!", "?", ".", ",", "...", "--", "$", "%", "<", ">", "@", "#", "_", "\\", "/",
+              "\"", "(", ")", "\u00bf", "\u2014", "\u20ac", "\U0001f44d", "\U0001f3fd", "\u2764\ufe0f",
+              "\U0001f1eb\U0001f1f7", "\x00", "\x01", "\x7f", "\ufffd", "\U0010ffff", "\ue000"]
+    raw_pieces = [b"\xff", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xf0\x9f", b"\x80"]
+    cases = []
+    for _ in range(n):
+        k = rnd.randint(1, 24)
+        out = b""
+        for _ in range(k):
+            if rnd.random() < 0.04:
+                out += rnd.choice(raw_pieces)
+            else:
+                p = rnd.choice(pieces)
+                out += (p * rnd.choice([1, 1, 1, 2, 3, 7])).encode("utf-8")
+        cases.append(out)
+    return cases
+
+
+def cmd_random(args):
+    tok = load()
+    for raw in random_cases(args.n, args.seed):
+        a, b = encode_both(tok, raw)
+        sys.stdout.write("%s\t%s\t%s\n" % (escape(raw), ids_str(a), ids_str(b)))
+
+
 # ---------------------------------------------------------------- corpus
 def corpus_files():
     for sub in ("ham", "spam"):
@@ -289,9 +328,12 @@ def main():
     c = sub.add_parser("corpus")
     c.add_argument("--every", type=int, default=20)
     sub.add_parser("corpus-full")
+    r = sub.add_parser("random")
+    r.add_argument("--n", type=int, default=3000)
+    r.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     {"tables": cmd_tables, "edge": cmd_edge, "corpus": cmd_corpus,
-     "corpus-full": cmd_corpus_full}[args.cmd](args)
+     "corpus-full": cmd_corpus_full, "random": cmd_random}[args.cmd](args)
 
 
 if __name__ == "__main__":
