@@ -19,6 +19,7 @@
 #include "engine/classifier.h"
 #include "engine/backend.h"
 #include "engine/checkpoint.h"
+#include "engine/device.h"
 #include "engine/tokenizer.h"
 
 #include <errno.h>
@@ -201,9 +202,10 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
         return engine_fail(err, ENGINE_ERR_ARG, "classifier: max_tokens %zu or threads %d out of range",
                            opt.max_tokens, opt.threads);
     const char *dev = opt.device ? opt.device : "cpu";
-    if (strcmp(dev, "cpu") && strcmp(dev, "auto"))
-        return engine_fail(err, ENGINE_ERR_UNSUPPORTED,
-                           "classifier: device %s: this build has only the cpu backend", dev);
+    device_spec spec;
+    engine_status dst = device_parse(dev, &spec, err);
+    if (dst)
+        return dst;
 
     classifier *c = calloc(1, sizeof *c);
     if (!c)
@@ -243,11 +245,9 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
     }
     if ((st = tokenizer_load(checkpoint_tokenizer_path(c->ck), &c->tok, err)))
         goto fail;
-    backend_options bo = {.threads = opt.threads, .max_tokens = (int)opt.max_tokens};
-    if ((st = backend_cpu_new(c->ck, &bo, &c->be, err)))
+    device_options dopt = {.threads = opt.threads, .max_tokens = (int)opt.max_tokens};
+    if ((st = device_backend_new(dev, c->ck, &dopt, &c->be, c->device, sizeof c->device, err)))
         goto fail;
-    snprintf(c->device, sizeof c->device, "%s%s", c->be->desc,
-             strcmp(dev, "auto") ? "" : " (auto: no GPU backend in this build)");
     size_t cap = (size_t)backend_capacity(c->be);
     c->batch = calloc(cap, sizeof *c->batch);
     c->batch_ids = calloc(cap, sizeof *c->batch_ids);

@@ -20,7 +20,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: llmspam classify --model DIR [--json] [--ids] [--max-tokens N]\n"
-            "                        [--threads T] [FILE|-]\n"
+            "                        [--threads T] [--device DEV] [FILE|-]\n"
             "\n"
             "Classify the text of FILE (or stdin when FILE is - or absent) with the\n"
             "sequence classifier in DIR (config.json, model.safetensors, tokenizer.json).\n"
@@ -31,6 +31,8 @@ static void usage(FILE *out)
             "                    (no BOS is added; ids after the pooled token are dropped)\n"
             "  --max-tokens N    truncate to N tokens, BOS included (default 512)\n"
             "  --threads T       compute threads (default: every core)\n"
+            "  --device DEV      cpu (default), auto, cuda or cuda:N; the JSON output names\n"
+            "                    the backend chosen, and for auto why\n"
             "  -h, --help        this text\n"
             "\n"
             "score is the probability of the label named \"spam\" (the last label when\n"
@@ -133,6 +135,7 @@ int cmd_classify(int argc, char **argv)
         {"ids", no_argument, NULL, 'i'},
         {"max-tokens", required_argument, NULL, 'n'},
         {"threads", required_argument, NULL, 't'},
+        {"device", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -142,7 +145,7 @@ int cmd_classify(int argc, char **argv)
     classifier_options_init(&opt);
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:jin:t:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:jin:t:d:h", opts, NULL)) != -1) {
         char *end;
         long v;
         switch (ch) {
@@ -165,6 +168,7 @@ int cmd_classify(int argc, char **argv)
             }
             opt.threads = (int)v;
             break;
+        case 'd': opt.device = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -214,7 +218,9 @@ int cmd_classify(int argc, char **argv)
             printf("},\"logits\":[");
             for (int i = 0; i < r.num_labels; i++)
                 printf("%s%.7g", i ? "," : "", r.logits[i]);
-            printf("],\"tokens\":%d,\"ms\":%.1f}\n", r.tokens, r.ms);
+            printf("],\"tokens\":%d,\"ms\":%.1f,\"device\":", r.tokens, r.ms);
+            json_string(classifier_device(c));
+            printf("}\n");
         } else {
             printf("%s %.4f\n", cfg->id2label[r.label], r.spam_score);
             for (int i = 0; i < r.num_labels; i++)
