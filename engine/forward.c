@@ -144,6 +144,11 @@ const kernels *forward_kernels(const forward *f)
     return f->k;
 }
 
+void forward_use_kernels(forward *f, const kernels *k)
+{
+    f->k = k;
+}
+
 static gemm_plan *plan_of(const forward *f, int which)
 {
     switch (which) {

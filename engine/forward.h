@@ -30,8 +30,11 @@ void forward_free(forward *f);
 /* Run batch (see backend.h). */
 engine_status forward_run(forward *f, backend_batch *batch, engine_err *err);
 
-/* The kernels table in use. */
+/* The kernels table in use (kernels_get() unless replaced). */
 const kernels *forward_kernels(const forward *f);
+/* Use table k from now on (tests compare the portable and AVX-512 paths
+ * over the whole forward pass). */
+void forward_use_kernels(forward *f, const kernels *k);
 
 /* oneDNN's implementation for the GEMM of each layer shape at m rows:
  * which = 0 qkv, 1 o, 2 gate_up, 3 down. */

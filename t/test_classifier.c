@@ -5,10 +5,15 @@
  * a full queue answers ENGINE_ERR_OVERLOAD at once; a deadline passing in
  * the queue answers ENGINE_ERR_TIMEOUT; bad ids and empty input are
  * ENGINE_ERR_ARG (empty text is BOS alone); trailing pad tokens do not
- * change the result; probabilities follow the problem type.
+ * change the result; probabilities follow the problem type. And the whole
+ * forward pass with the portable kernels agrees with the AVX-512 one.
  */
 #include "config.h"
+#include "engine/backend.h"
+#include "engine/checkpoint.h"
 #include "engine/classifier.h"
+#include "engine/forward.h"
+#include "engine/kernels.h"
 #include "t/lib/tap.h"
 
 #include <math.h>
@@ -240,6 +245,46 @@ int main(void)
     tap_ok(all_ok, "the queued callers complete once the scheduler runs");
     classifier_free(clf);
     clf = NULL;
+
+    /* the whole forward pass: portable kernels against AVX-512 ones, on a
+     * batch of three sequences packed together */
+    checkpoint *ck = NULL;
+    backend *be = NULL;
+    backend_options bo = {.threads = 2, .max_tokens = 512};
+    if (checkpoint_open(mdir, &ck, &err) == ENGINE_OK && backend_cpu_new(ck, &bo, &be, &err) == ENGINE_OK) {
+        const int32_t *ids[3] = {seqs[5], seqs[1], seqs[4]};
+        int lens[3] = {seq_len[5], seq_len[1], seq_len[4]};
+        float lp[3 * LLAMA_MAX_LABELS], lx[3 * LLAMA_MAX_LABELS];
+        forward *fw = backend_cpu_forward_state(be);
+        const kernels *x = kernels_avx512();
+        if (x) {
+            backend_batch b1 = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lx};
+            forward_use_kernels(fw, x);
+            engine_status s1 = backend_forward(be, &b1, &err);
+            backend_batch b2 = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lp};
+            forward_use_kernels(fw, kernels_portable());
+            engine_status s2 = backend_forward(be, &b2, &err);
+            double md = 0, mdser = 0;
+            for (int i = 0; i < 3 * cfg->num_labels; i++)
+                md = fmax(md, fabs(lp[i] - lx[i]));
+            /* and the packed batch against the lone serial calls */
+            int order[3] = {5, 1, 4};
+            for (int q = 0; q < 3; q++)
+                for (int j = 0; j < cfg->num_labels; j++)
+                    mdser = fmax(mdser, fabs(lx[q * cfg->num_labels + j] - serial[order[q]].logits[j]));
+            tap_ok(s1 == ENGINE_OK && s2 == ENGINE_OK && md < 2e-3 && b1.flops > 0,
+                   "forward pass: portable and avx512 kernels agree (max |dlogit| %.2e)", md);
+            tap_ok(mdser < 2e-3, "a packed batch of 3 gives the logits of 3 lone calls (max |dlogit| %.2e)",
+                   mdser);
+        } else {
+            tap_skip("no AVX-512 BF16: one kernel path only");
+            tap_skip("no AVX-512 BF16");
+        }
+    } else {
+        tap_ok(0, "cpu backend on the tiny model: %s", err.msg);
+    }
+    backend_free(be);
+    checkpoint_free(ck);
 
     /* multi-label: sigmoid; regression: the raw value */
     char mdir2[4200];
