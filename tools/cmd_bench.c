@@ -24,6 +24,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: llmspam bench --model DIR --tokens N [--threads T] [--runs R] [--json]\n"
+            "                     [--device DEV [--batch B]]\n"
             "\n"
             "Time the CPU forward pass of the classifier in DIR on one message of N\n"
             "tokens (deterministic pseudo-random ids), and report:\n"
@@ -38,6 +39,11 @@ static void usage(FILE *out)
             "  --tokens N     tokens per message (required)\n"
             "  --threads T    compute threads (default: every core)\n"
             "  --runs R       timed runs (default 3)\n"
+            "  --device DEV   cuda, cuda:N or auto: time that backend instead, on packed\n"
+            "                 batches of B messages of N tokens (tokens/s, messages/s,\n"
+            "                 fraction of 989 TFLOP/s) and on one message alone (median\n"
+            "                 and p99 latency); see tools/bench_device.c\n"
+            "  --batch B      messages per packed batch with --device (default 64)\n"
             "  --json         one JSON object: tokens_per_s, ms_per_message, gflops,\n"
             "                 peak_gflops, fraction_of_peak, gemm_*, peak_rss_mb, ...\n"
             "  -h, --help     this text\n");
@@ -60,14 +66,17 @@ int cmd_bench(int argc, char **argv)
         {"threads", required_argument, NULL, 't'},
         {"runs", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},
+        {"device", required_argument, NULL, 'd'},
+        {"batch", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *model_dir = NULL;
-    long tokens = 0, threads = 0, runs = 3;
+    long tokens = 0, threads = 0, runs = 3, batch = 64;
+    const char *device = "cpu";
     int json = 0, ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "m:n:t:r:jh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:n:t:r:jd:b:h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (ch) {
         case 'm': model_dir = optarg; break;
@@ -75,6 +84,8 @@ int cmd_bench(int argc, char **argv)
         case 't': threads = strtol(optarg, &end, 10); break;
         case 'r': runs = strtol(optarg, &end, 10); break;
         case 'j': json = 1; break;
+        case 'd': device = optarg; break;
+        case 'b': batch = strtol(optarg, &end, 10); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -84,7 +95,7 @@ int cmd_bench(int argc, char **argv)
         }
     }
     if (!model_dir || tokens < 1 || tokens > 131072 || threads < 0 || threads > 1024 || runs < 1 ||
-        runs > 1000 || optind != argc) {
+        runs > 1000 || batch < 1 || batch > 4096 || optind != argc) {
         usage(stderr);
         return 2;
     }
@@ -92,6 +103,8 @@ int cmd_bench(int argc, char **argv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? n : 1;
     }
+    if (strcmp(device, "cpu"))
+        return bench_device(model_dir, device, tokens, batch, threads, runs, json);
 
     engine_err err;
     checkpoint *ck;
