@@ -193,6 +193,8 @@ static void part_content(GMimePart *p, const char **data, size_t *len,
         return;
     }
     /* Some other stream: read a bounded copy. */
+    if (cap > ((size_t)1 << 26))
+        cap = (size_t)1 << 26;
     char *buf = malloc(cap ? cap : 1);
     if (!buf)
         return;
@@ -318,6 +320,73 @@ static void attachment_line(struct ctx *c, GMimeObject *obj, const char *type,
 static void reparse(struct ctx *c, const char *pro, size_t len, unsigned depth);
 static bool looks_multipart(const char *s, size_t n);
 
+/* The next line of s[*pos..n): sets *line, *len (without the newline). */
+static bool next_line(const char *s, size_t n, size_t *pos, const char **line, size_t *len)
+{
+    if (*pos >= n)
+        return false;
+    const char *p = s + *pos, *nl = memchr(p, '\n', n - *pos);
+    *line = p;
+    *len = nl ? (size_t)(nl - p) : n - *pos;
+    *pos += *len + (nl ? 1 : 0);
+    if (*len && p[*len - 1] == '\r')
+        (*len)--;
+    return true;
+}
+
+/* "begin MODE NAME": MODE is three or four octal digits. */
+static bool uu_begin_line(const char *l, size_t n, const char **name, size_t *name_len)
+{
+    if (n < 11 || memcmp(l, "begin ", 6))
+        return false;
+    size_t i = 6, d = 0;
+    while (i < n && l[i] >= '0' && l[i] <= '7' && d < 4) {
+        i++;
+        d++;
+    }
+    if (d < 3 || i >= n || l[i] != ' ')
+        return false;
+    *name = l + i + 1;
+    *name_len = n - i - 1;
+    return *name_len > 0;
+}
+
+/* Text with uuencoded blocks ("begin 644 NAME" ... "end") inline: the
+ * blocks become attachment lines, the text around them is rendered. */
+static void put_text_uu(struct ctx *c, const char *s, size_t n)
+{
+    size_t pos = 0, from = 0;
+    const char *l, *name;
+    size_t ll, name_len;
+    while (next_line(s, n, &pos, &l, &ll)) {
+        if (!uu_begin_line(l, ll, &name, &name_len))
+            continue;
+        size_t start = (size_t)(l - s), p2 = pos, bytes = 0;
+        bool end = false;
+        while (next_line(s, n, &p2, &l, &ll)) {
+            if (ll == 3 && !memcmp(l, "end", 3)) {
+                end = true;
+                break;
+            }
+            if (ll > 0)
+                bytes += (size_t)((l[0] - ' ') & 63);
+        }
+        if (!end)
+            break;
+        put(c, s + from, start - from, false);
+        c->f.has_attachments = true;
+        char tail[64];
+        int k = snprintf(tail, sizeof tail, " (uuencoded, %zu bytes)]", bytes);
+        mime_text_break(c->t, 1);
+        put(c, "[attachment: ", 13, true);
+        put(c, name, name_len, true);
+        put(c, tail, (size_t)k, true);
+        mime_text_break(c->t, 1);
+        from = pos = p2;
+    }
+    put(c, s + from, n - from, false);
+}
+
 /* A text leaf: transfer-decode, convert to UTF-8, then text or HTML. */
 static void text_part(struct ctx *c, GMimePart *p, bool html, unsigned depth)
 {
@@ -361,7 +430,7 @@ static void text_part(struct ctx *c, GMimePart *p, bool html, unsigned depth)
 #endif
             c->html_seen = true;
         } else {
-            put(c, utf8, utf8_len, false);
+            put_text_uu(c, utf8, utf8_len);
             c->plain_seen = true;
         }
         mime_text_break(c->t, 2);
