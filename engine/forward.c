@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Below this many rows a kernel runs on the calling thread alone. Above,
+ * rows go out in small dynamic chunks: on a shared machine one thread may
+ * be descheduled, and the other then takes over its rows instead of
+ * waiting for it at the end of the loop. */
 #define FORWARD_PAR_ROWS 16
 
 struct forward {
@@ -233,13 +237,11 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
     }
     f->off[ns] = T;
     int TB = gemm_bucket(T), SB = gemm_bucket(ns);
-    /* Below this many rows a kernel runs on the calling thread alone:
-     * waking the pool costs more than the work. */
     int par = T >= FORWARD_PAR_ROWS;
     engine_status st = ENGINE_OK;
 
     /* embedding; padding rows zeroed so the residual stays finite */
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 8) if (par)
     for (int s = 0; s < ns; s++)
         for (int i = 0; i < b->lens[s]; i++)
             k->bf16_to_f32(m->embed + (size_t)b->ids[s][i] * H, H, f->h + (size_t)(f->off[s] + i) * H);
@@ -255,7 +257,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
             b->flops = flops;
             return engine_fail(err, ENGINE_ERR_TIMEOUT, "forward: cancelled before layer %d", l);
         }
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 8) if (par)
         for (int t = 0; t < T; t++)
             k->rmsnorm_bf16(f->h + (size_t)t * H, L->ln_attn, c->rms_norm_eps, H, f->xn + (size_t)t * H);
         tick(f, 1);
@@ -265,7 +267,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
         tick(f, 2);
 
         /* RoPE on q and k, then k transposed and v per kv head */
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 8) if (par)
         for (int t = 0; t < T; t++) {
             float *row = f->qkv + (size_t)t * f->nqkv;
             const float *cs = m->rope_cos + (size_t)f->rowpos[t] * half;
@@ -301,7 +303,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
                 return st;
             flops += 2.0 * T * H * qd;
             tick(f, 5);
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 8) if (par)
             for (int t = 0; t < T; t++)
                 k->rmsnorm_bf16(f->h + (size_t)t * H, L->ln_mlp, c->rms_norm_eps, H, f->xn + (size_t)t * H);
             tick(f, 1);
@@ -309,7 +311,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
                 return st;
             flops += 2.0 * T * 2.0 * I * H;
             tick(f, 6);
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 8) if (par)
             for (int t = 0; t < T; t++) {
                 const float *g = f->gu + (size_t)t * 2 * I;
                 k->silu_mul_bf16(g, g + I, I, f->act + (size_t)t * I);
