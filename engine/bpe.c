@@ -446,24 +446,36 @@ long bpe_encode_word(const bpe *b, bpe_scratch *s, const uint8_t *word, size_t l
     }
     *ids = s->id;
     if (n <= SHORT_WORD) {
-        int32_t *v = s->id;
-        for (;;) {
-            int32_t best_rank = INT32_MAX, best_merged = -1;
-            size_t best = 0;
-            for (size_t i = 0; i + 1 < n; i++) {
-                const merge_slot *m = merge_find(b, v[i], v[i + 1]);
-                if (m && m->rank < best_rank) {
-                    best_rank = m->rank;
-                    best_merged = m->merged;
-                    best = i;
-                }
-            }
-            if (best_merged < 0)
-                return (long)n;
-            v[best] = best_merged;
-            memmove(v + best + 1, v + best + 2, (n - best - 2) * sizeof *v);
-            n--;
+        /* v: symbols; r[i], m[i]: rank and result of merging v[i], v[i+1]
+         * (INT32_MAX: none). Each merge re-asks only its two new pairs. */
+        int32_t *v = s->id, r[SHORT_WORD], m[SHORT_WORD];
+        for (size_t i = 0; i + 1 < n; i++) /* overlap the cache misses */
+            bpe_prefetch_merge(b, v[i], v[i + 1]);
+        for (size_t i = 0; i + 1 < n; i++) {
+            const merge_slot *ms = merge_find(b, v[i], v[i + 1]);
+            r[i] = ms ? ms->rank : INT32_MAX;
+            m[i] = ms ? ms->merged : -1;
         }
+        while (n > 1) {
+            size_t best = 0;
+            for (size_t i = 1; i + 1 < n; i++)
+                if (r[i] < r[best])
+                    best = i;
+            if (r[best] == INT32_MAX)
+                break;
+            v[best] = m[best];
+            size_t tail = n - best - 2;
+            memmove(v + best + 1, v + best + 2, tail * sizeof *v);
+            memmove(r + best + 1, r + best + 2, (tail ? tail - 1 : 0) * sizeof *r);
+            memmove(m + best + 1, m + best + 2, (tail ? tail - 1 : 0) * sizeof *m);
+            n--;
+            for (size_t i = best ? best - 1 : 0; i <= best && i + 1 < n; i++) {
+                const merge_slot *ms = merge_find(b, v[i], v[i + 1]);
+                r[i] = ms ? ms->rank : INT32_MAX;
+                m[i] = ms ? ms->merged : -1;
+            }
+        }
+        return (long)n;
     }
 
     if (scratch_reserve(s, n, true))

@@ -9,7 +9,13 @@
  * each on its own: pre-tokens never interact after the split, and the
  * matcher looks ahead as far as the regex would, so the ids produced before
  * stopping at max_tokens are those of encoding everything.
- * Added (special) tokens are never matched in the text.
+ * Added (special) tokens are never matched in the text. "truncation" and
+ * "padding" in the file are ignored: the caller's max_tokens decides.
+ *
+ * Cost: linear in the text up to the point where max_tokens ids are known,
+ * except that the pre-token in progress is encoded whole: one "word" of n
+ * bytes (a letter, punctuation or whitespace run) costs O(n log n) time and
+ * about 60n bytes. Callers bound the text (the milter's max text bytes).
  */
 #include "config.h"
 #include "engine/tokenizer.h"

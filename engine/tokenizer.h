@@ -23,7 +23,10 @@ void tokenizer_free(tokenizer *tok);
 
 /* Encode text[0..len) into ids[0..max_tokens), stopping as soon as
  * max_tokens ids are known (BOS counts when add_special is true). The result
- * equals encode-everything-then-truncate. *n_ids gets the count. */
+ * equals encode-everything-then-truncate. *n_ids gets the count. text may
+ * hold any bytes (NUL included); ids is the caller's. The cost follows
+ * max_tokens, not len, except within one very long pre-token (see
+ * tokenizer.c). */
 engine_status tokenizer_encode(const tokenizer *tok, const char *text, size_t len,
                                size_t max_tokens, bool add_special,
                                int32_t *ids, size_t *n_ids, engine_err *err);
