@@ -261,7 +261,7 @@ static bool decode(GMimeContentEncoding enc, const char *in, size_t len, const c
 /* Decoded size of an attachment, counted through a fixed scratch buffer. */
 static size_t decoded_size(struct ctx *c, GMimeContentEncoding enc, const char *in, size_t len)
 {
-    if (!is_decoded(enc))
+    if (!is_decoded(enc) || len == 0)
         return len;
     GMimeEncoding st;
     g_mime_encoding_init_decode(&st, enc);
@@ -355,6 +355,8 @@ static bool uu_begin_line(const char *l, size_t n, const char **name, size_t *na
  * blocks become attachment lines, the text around them is rendered. */
 static void put_text_uu(struct ctx *c, const char *s, size_t n)
 {
+    if (n == 0)
+        return;
     size_t pos = 0, from = 0;
     const char *l, *name;
     size_t ll, name_len;
@@ -401,6 +403,10 @@ static void text_part(struct ctx *c, GMimePart *p, bool html, unsigned depth)
     char *free1, *free2;
     bool owned;
     part_content(p, &enc_data, &enc_len, &enc, &free1, cap * 2);
+    if (!enc_data) { /* no content at all */
+        enc_data = "";
+        enc_len = 0;
+    }
     if (!decode(enc, enc_data, enc_len, &dec, &dec_len, &free2)) {
         free(free1);
         c->nomem = true;
