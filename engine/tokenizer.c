@@ -26,6 +26,9 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +38,8 @@
 /* Ids above this are refused: a vocabulary of 16M tokens is already far
  * beyond any model, and tables are sized by the largest id. */
 #define TOKENIZER_MAX_ID ((1 << 24) - 1)
+/* Llama 3's is 9 MB; a file past this is refused before it fills memory. */
+#define TOKENIZER_MAX_FILE (256 << 20)
 
 typedef struct {
     int32_t id;
@@ -777,40 +782,56 @@ static const added_token *find_added(const tokenizer *tok, int32_t id)
     return NULL;
 }
 
+/* The file's bytes, read (not mapped: a file truncated while mapped would
+ * kill the process with SIGBUS), into a buffer sized from fstat. */
 static engine_status read_file(const char *path, char **buf, size_t *len, engine_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return engine_fail(err, ENGINE_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    size_t cap0 = 1 << 20;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (unsigned long long)st.st_size < SIZE_MAX / 4)
+        cap0 = (size_t)st.st_size + 65536;
     char *b = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
         if (cap - n < 65536) {
-            cap = cap ? cap * 2 : 1 << 20;
-            char *nb = realloc(b, cap + 1);
+            cap = cap ? cap * 2 : cap0;
+            char *nb = realloc(b, cap);
             if (!nb) {
                 free(b);
-                fclose(f);
+                close(fd);
                 return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory", path);
             }
             b = nb;
         }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
+        ssize_t got = read(fd, b + n, cap - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            free(b);
+            close(fd);
+            return engine_fail(err, ENGINE_ERR_IO, "%s: %s", path, strerror(e));
+        }
         if (got == 0)
             break;
+        n += (size_t)got;
+        if (n > TOKENIZER_MAX_FILE) {
+            free(b);
+            close(fd);
+            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: larger than %d MB; not a tokenizer.json", path,
+                               TOKENIZER_MAX_FILE >> 20);
+        }
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return engine_fail(err, ENGINE_ERR_IO, "%s: read error", path);
-    }
-    b[n] = 0;
+    close(fd);
     *buf = b;
     *len = n;
     return ENGINE_OK;
 }
+
 
 engine_status tokenizer_load_flags(const char *path, unsigned flags, tokenizer **out, engine_err *err)
 {
