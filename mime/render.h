@@ -9,8 +9,10 @@
  * being printed, and a message over a bound is rendered on its prefix.
  *
  * Thread safety: mime_render() may be called from many threads at once;
- * the first call initialises GMime and libxml2 once (pthread_once). No
- * GMime or libxml2 type appears in this header.
+ * the first call initialises GMime and libxml2 once (pthread_once) and
+ * silences GMime's GLib log domain; each call silences libxml2's generic
+ * error handler of the calling thread. No GMime or libxml2 type appears in
+ * this header.
  */
 #ifndef LLMSPAM_MIME_RENDER_H
 #define LLMSPAM_MIME_RENDER_H
@@ -47,7 +49,9 @@ typedef struct mime_flags {
     bool truncated;        /* output cut at max_text_bytes */
     bool depth_exceeded;   /* parts deeper than max_depth were ignored */
     bool parts_exceeded;   /* parts after max_parts were ignored */
-    unsigned parse_defects; /* malformed MIME / charset / HTML problems seen */
+    unsigned parse_defects; /* malformed MIME, header, charset or encoding
+                               problems seen (GMime's warnings included);
+                               broken HTML is normal and not counted */
     unsigned n_parts;      /* MIME parts visited (the message itself counts 1) */
 } mime_flags;
 
