@@ -1,0 +1,204 @@
+#!/bin/sh
+# milter-cli.sh: llmspam-milter's command line and start-up rules, without
+# an MTA: -n (exit 0 / 78, file:line), -e, -S, -t against llmspam classify,
+# -V; and the daemon's start-up: detaching with a pidfile, a socket in use
+# is refused, a stale socket is replaced, a regular file is never removed,
+# root without a user is refused, a bad model fails start-up with its
+# reason, a failed reload keeps the running daemon.
+. "$top_srcdir/t/lib/tap.sh"
+. "$top_srcdir/t/lib/milter.sh"
+
+[ -x "$MILTER" ] || skip_all "llmspam-milter not built"
+[ -x "$LLMSPAM" ] || skip_all "llmspam not built"
+
+T=$(mktemp -d /tmp/llmspam-cli.XXXXXX)
+MILTER_PID=
+cleanup() {
+    [ -n "$MILTER_PID" ] && kill -TERM "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
+    for f in "$T"/run/*.pid; do
+        [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null
+    done
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+chmod 755 "$T"
+mkdir "$T/run" && chmod 1777 "$T/run"
+"$LLMSPAM" mkmodel --preset tiny --labels ham,spam --seed 5 \
+    --tokenizer "$top_srcdir/models/tokenizer/tokenizer.json" "$T/model" >/dev/null ||
+    { echo "Bail out! mkmodel failed"; exit 1; }
+
+base() { # base NAME: a config running as an allowed user on a socket in $T/run
+    cat <<EOF2
+socket = unix:$T/run/$1.sock
+pidfile = $T/run/$1.pid
+user = $(milter_user)
+model = $T/model
+threads = 1
+EOF2
+}
+
+# ---- -V, usage -----------------------------------------------------------------
+"$MILTER" -V | grep -q '^llmspam-milter [0-9]'
+ok $? "-V prints the version"
+"$MILTER" -x >/dev/null 2>&1
+[ $? -eq 64 ]
+ok $? "an unknown option exits 64 (EX_USAGE)"
+
+# ---- -n ---------------------------------------------------------------------------
+base good > "$T/good.conf"
+"$MILTER" -n -c "$T/good.conf" >"$T/n.out" 2>&1
+ok $? "-n on a good config and model exits 0"
+grep -q "OK (model $T/model on cpu" "$T/n.out"
+ok $? "-n says which model and device it checked"
+{ base bad; echo "max_tokens = many"; echo "colour = blue"; } > "$T/bad.conf"
+"$MILTER" -n -c "$T/bad.conf" >"$T/n.out" 2>&1
+[ $? -eq 78 ]
+ok $? "-n on a bad config exits 78 (EX_CONFIG)"
+grep -q "^$T/bad.conf:6: max_tokens: not an integer: 'many'\$" "$T/n.out" &&
+    grep -q "^$T/bad.conf:7: unknown key 'colour'\$" "$T/n.out"
+ok $? "-n names file:line of every problem"
+{ base nomodel | sed "s|^model = .*|model = $T/nowhere|"; } > "$T/nomodel.conf"
+"$MILTER" -n -c "$T/nomodel.conf" >"$T/n.out" 2>&1
+[ $? -eq 78 ] && grep -q "$T/nowhere" "$T/n.out"
+ok $? "-n on a missing model exits 78 naming the model"
+{ base label; echo "spam_label = junk"; } > "$T/label.conf"
+"$MILTER" -n -c "$T/label.conf" >"$T/n.out" 2>&1
+[ $? -eq 78 ] && grep -q "junk" "$T/n.out"
+ok $? "-n: a spam_label the model lacks is an error"
+{ base user; echo "group = no-such-group-llmspam"; } > "$T/user.conf"
+"$MILTER" -n -c "$T/user.conf" >"$T/n.out" 2>&1
+[ $? -eq 78 ] && grep -q "group: no group named 'no-such-group-llmspam'" "$T/n.out"
+ok $? "-n: an unknown group is an error"
+
+# ---- -e, -S ---------------------------------------------------------------------------
+"$MILTER" -e -c "$T/good.conf" >"$T/e.out"
+ok $? "-e exits 0"
+grep -q "^threads = 1\$" "$T/e.out" && grep -q '^max_tokens = 512$' "$T/e.out" &&
+    grep -q '^tag_threshold = 0.5$' "$T/e.out"
+ok $? "-e shows set keys and defaults"
+[ "$(grep -c ' = ' "$T/e.out")" -eq "$(grep -c '^# [a-z_]* = ' "$top_srcdir/conf/llmspam.conf")" ]
+ok $? "-e prints as many keys as the sample config has"
+"$MILTER" -S | grep -v '^# model = ' > "$T/S.out"
+grep -v '^# model = ' "$top_srcdir/conf/llmspam.conf" | cmp -s - "$T/S.out"
+ok $? "-S prints conf/llmspam.conf (but for the install-dependent model path)"
+
+# ---- -t against llmspam classify --------------------------------------------------------
+crlf "$top_srcdir/t/miltertest/msg/b.eml" "$T/b.eml"
+S=$(score "$T/model" "$T/b.eml")
+TAG=$(calc "$S - 0.01")
+{ base t; echo "tag_threshold = $TAG"; echo "subject_prefix = [SPAM]"; } > "$T/t.conf"
+"$MILTER" -t "$T/b.eml" -c "$T/t.conf" >"$T/t.out" 2>&1
+ok $? "-t exits 0"
+grep -q "^decision: tag\$" "$T/t.out"
+ok $? "-t: decision tag for a score over tag_threshold"
+grep -q "^score: $(awk -v x="$S" 'BEGIN { printf "%.6f", x }')\$" "$T/t.out"
+ok $? "-t: the score equals llmspam extract | llmspam classify ($S)"
+grep -q "^add header: X-Spam-Flag: YES\$" "$T/t.out" &&
+    grep -q "^add header: X-Spam-Status: Yes, score=$(fmt3 "$S") required=$(fmt3 "$TAG") model=model tokens=[0-9]*\$" "$T/t.out"
+ok $? "-t: the headers it would add"
+grep -q '^change header: Subject: \[SPAM\] YOU HAVE WON' "$T/t.out"
+ok $? "-t: the Subject rewrite"
+grep -q "^log: TEST: action=tag label=[a-z]* score=$(fmt3 "$S") tokens=[0-9]* ms=[0-9]* size=$(wc -c < "$T/b.eml") " "$T/t.out"
+ok $? "-t: the log line"
+{ printf 'X-Spam-Flag: YES\r\n'; cat "$T/b.eml"; } > "$T/forged.eml"
+"$MILTER" -t "$T/forged.eml" -c "$T/t.conf" 2>&1 | grep -q '^remove header: X-Spam-Flag\[1\]$'
+ok $? "-t: a forged header would be removed"
+{ base r; echo "tag_threshold = $TAG"; echo "reject_threshold = $TAG"; } > "$T/r.conf"
+"$MILTER" -t "$T/b.eml" -c "$T/r.conf" 2>&1 | grep -q '^reply: 550 5.7.1 Message rejected as spam$'
+ok $? "-t: reject with the default reply"
+"$MILTER" -t "$T/none.eml" -c "$T/t.conf" >/dev/null 2>&1
+[ $? -eq 66 ]
+ok $? "-t on a missing file exits 66 (EX_NOINPUT)"
+
+# ---- the daemon: detach, pidfile, socket rules -------------------------------------------
+base d > "$T/d.conf"
+"$MILTER" -c "$T/d.conf" 2>"$T/d.err"
+ok $? "without -f the daemon detaches and the parent exits 0 once it is ready"
+DPID=$(cat "$T/run/d.pid" 2>/dev/null)
+[ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null && [ -S "$T/run/d.sock" ]
+ok $? "the detached daemon runs, with its pidfile and socket"
+"$MILTER" -f -c "$T/d.conf" >"$T/d2.log" 2>&1
+[ $? -ne 0 ] && grep -q 'another process listens' "$T/d2.log"
+ok $? "a second daemon on a socket in use is refused"
+kill -TERM "$DPID"
+i=0
+while kill -0 "$DPID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+! kill -0 "$DPID" 2>/dev/null && [ ! -e "$T/run/d.sock" ] && [ ! -e "$T/run/d.pid" ]
+ok $? "SIGTERM: the detached daemon exits and removes socket and pidfile"
+
+# a stale socket (nothing listens) is replaced
+python_free_stale() { # make a socket file nobody listens on, with the milter itself
+    base s > "$T/s.conf"
+    "$MILTER" -f -c "$T/s.conf" >"$T/s.log" 2>&1 &
+    sp=$!
+    i=0
+    while [ ! -S "$T/run/s.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -KILL "$sp"
+    wait "$sp" 2>/dev/null
+}
+python_free_stale
+[ -S "$T/run/s.sock" ]
+ok $? "a killed daemon leaves a stale socket"
+rm -f "$T/run/s.pid"
+start_milter "$T/s.conf" "$T/s2.log"
+ok $? "a stale socket is removed and the daemon starts"
+stop_milter
+: > "$T/run/f.sock"
+base f > "$T/f.conf"
+"$MILTER" -f -c "$T/f.conf" >"$T/f.log" 2>&1
+[ $? -ne 0 ] && [ -f "$T/run/f.sock" ] && grep -q 'exists and is not a socket' "$T/f.log"
+ok $? "a regular file in the socket's place is left alone and start-up fails"
+
+# root with no user, without allow_root
+if [ "$(id -u)" -eq 0 ]; then
+    base root | sed 's/^user = .*/user = ""/' > "$T/root.conf"
+    "$MILTER" -f -c "$T/root.conf" >"$T/root.log" 2>&1
+    [ $? -eq 78 ] && grep -q 'refusing to run as root' "$T/root.log" && [ ! -e "$T/run/root.pid" ]
+    ok $? "root without a user (and without allow_root) is refused, pidfile removed"
+else
+    skip "not root: the root refusal needs root"
+fi
+# a bad model fails start-up with its reason
+base m | sed "s|^model = .*|model = $T/nowhere|" > "$T/m.conf"
+"$MILTER" -c "$T/m.conf" >"$T/m.log" 2>&1
+[ $? -eq 78 ] && grep -q "$T/nowhere" "$T/m.log" && [ ! -e "$T/run/m.sock" ]
+ok $? "a bad model: start-up fails (exit 78) with the reason on stderr, no socket left"
+
+# a failed reload keeps the running daemon
+base h > "$T/h.conf"
+start_milter "$T/h.conf" "$T/h.log"
+ok $? "daemon for the reload test started"
+echo "queue_length = lots" >> "$T/h.conf"
+kill -HUP "$MILTER_PID"
+i=0
+while ! grep -q 'reload failed' "$T/h.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "reload failed, keeping the running configuration: $T/h.conf:6: queue_length: not an integer" "$T/h.log" &&
+    kill -0 "$MILTER_PID"
+ok $? "a bad config on SIGHUP: logged with file:line, the daemon keeps running"
+base h | sed "s|^model = .*|model = $T/nowhere|" > "$T/h.conf"
+kill -HUP "$MILTER_PID"
+i=0
+while ! grep -q 'keeping the running model' "$T/h.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q 'reload failed, keeping the running model' "$T/h.log" && kill -0 "$MILTER_PID"
+ok $? "a bad model on SIGHUP: logged, the daemon keeps running"
+base h | sed "s|^socket = .*|socket = unix:$T/run/other.sock|" > "$T/h.conf"
+kill -HUP "$MILTER_PID"
+i=0
+while ! grep -q 'reloaded:' "$T/h.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q 'reload: socket changed; it takes effect after a restart' "$T/h.log" && grep -q 'reloaded:' "$T/h.log"
+ok $? "a restart-only key changed on SIGHUP is reported; the rest reloads"
+if command -v miltertest >/dev/null 2>&1; then
+    miltertest -s "$top_srcdir/t/miltertest/ham.lua" -D libdir="$top_srcdir/t/miltertest" \
+        -D sock="unix:$T/run/h.sock" -D msg="$T/b.eml" -D score="$(fmt3 "$S")" -D required=0.500 \
+        -D qid=QAFTER >"$T/h.lua.out" 2>&1
+    rc=$?
+    [ $rc -eq 0 ] || awk "BEGIN { exit !($S >= 0.5) }" && grep -q 'QAFTER: action=' "$T/h.log"
+    ok $? "the daemon still classifies after the failed reloads"
+else
+    skip "miltertest not installed"
+fi
+stop_milter
+ok $? "SIGTERM after reloads: exit 0"
+
+done_testing
