@@ -27,6 +27,7 @@ struct forward {
     float *h, *hp, *qkv, *kt, *vb, *gu, *sbuf;
     uint16_t *xn, *att, *act;
     int *rowpos;        /* [cap] position of each row in its sequence */
+    int32_t *rowtok;    /* [cap] token id of each row */
     int *off;           /* [cap + 1] first row of each sequence */
     float *y;           /* [H] final norm of one pooled row */
     double prof[FORWARD_PHASES]; /* seconds per phase, summed over runs */
@@ -87,6 +88,7 @@ void forward_free(forward *f)
     free(f->att);
     free(f->act);
     free(f->rowpos);
+    free(f->rowtok);
     free(f->off);
     free(f->y);
     free(f);
@@ -123,10 +125,11 @@ engine_status forward_new(const model *m, int threads, forward **out, engine_err
     f->att = zalloc(mb * (size_t)m->q_dim * sizeof(uint16_t));
     f->act = zalloc(mb * I * sizeof(uint16_t));
     f->rowpos = zalloc((size_t)f->cap * sizeof(int));
+    f->rowtok = zalloc((size_t)f->cap * sizeof(int32_t));
     f->off = zalloc(((size_t)f->cap + 1) * sizeof(int));
     f->y = zalloc(H * sizeof(float));
     if (!f->h || !f->hp || !f->qkv || !f->kt || !f->vb || !f->gu || !f->sbuf || !f->xn ||
-        !f->att || !f->act || !f->rowpos || !f->off || !f->y) {
+        !f->att || !f->act || !f->rowpos || !f->rowtok || !f->off || !f->y) {
         forward_free(f);
         return engine_fail(err, ENGINE_ERR_NOMEM, "forward: out of memory for %d tokens", f->cap);
     }
@@ -232,6 +235,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
                 return engine_fail(err, ENGINE_ERR_ARG, "forward: token id %ld out of range 0..%d",
                                    (long)id, c->vocab_size - 1);
             f->rowpos[T + i] = i;
+            f->rowtok[T + i] = id;
         }
         T += b->lens[s];
     }
@@ -241,13 +245,12 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
     engine_status st = ENGINE_OK;
 
     /* embedding; padding rows zeroed so the residual stays finite */
+    f->mark = omp_get_wtime();
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 8) if (par)
-    for (int s = 0; s < ns; s++)
-        for (int i = 0; i < b->lens[s]; i++)
-            k->bf16_to_f32(m->embed + (size_t)b->ids[s][i] * H, H, f->h + (size_t)(f->off[s] + i) * H);
+    for (int t = 0; t < T; t++)
+        k->bf16_to_f32(m->embed + (size_t)f->rowtok[t] * H, H, f->h + (size_t)t * H);
     memset(f->h + (size_t)T * H, 0, (size_t)(TB - T) * H * sizeof(float));
     memset(f->hp, 0, (size_t)SB * H * sizeof(float));
-    f->mark = omp_get_wtime();
     tick(f, 0);
 
     for (int l = 0; l < c->num_layers; l++) {
