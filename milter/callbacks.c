@@ -1,7 +1,7 @@
 /*
  * callbacks: libmilter glue. Protocol steps asked for in negotiate: connect,
  * MAIL FROM, headers, end of headers, body, end of message, abort, close;
- * with no-reply where the answer is always "continue", and SMFIS_SKIP once
+ * with no reply per header, and SMFIS_SKIP once
  * the buffer is full when the MTA supports it.
  */
 #include <config.h>
@@ -101,9 +101,10 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
         smfi_setsymlist(ctx, SMFIM_EOH, "{i}");
         smfi_setsymlist(ctx, SMFIM_EOM, "{i}");
     }
-    /* steps we do not need, and replies we never vary */
+    /* steps we do not need, and no reply per header (always "continue");
+     * connect and MAIL keep their replies: MAIL can tempfail (shutdown) */
     unsigned long want = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA |
-                         SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_SKIP;
+                         SMFIP_NR_HDR | SMFIP_SKIP;
     s->proto = f1 & want;
     *pf1 = s->proto;
     *pf2 = 0;
@@ -133,7 +134,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, s->ip, sizeof s->ip);
         s->have_addr = true;
     }
-    return reply_continue(s, SMFIP_NR_CONN);
+    return SMFIS_CONTINUE;
 }
 
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
@@ -162,7 +163,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
             return SMFIS_TEMPFAIL;
         }
     }
-    return reply_continue(s, SMFIP_NR_MAIL);
+    return SMFIS_CONTINUE;
 }
 
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
