@@ -16,6 +16,8 @@
  * except that the pre-token in progress is encoded whole: one "word" of n
  * bytes (a letter, punctuation or whitespace run) costs O(n log n) time and
  * about 60n bytes. Callers bound the text (the milter's max text bytes).
+ * The PCRE2 fallback (a Split pattern other than Llama 3's) first copies
+ * text with ill-formed UTF-8 whole, replaced, since PCRE2 needs valid UTF-8.
  */
 #include "config.h"
 #include "engine/tokenizer.h"
