@@ -172,8 +172,11 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
     if (!s || !s->mb)
         return s ? reply_continue(s, SMFIP_NR_HDR) : SMFIS_CONTINUE;
     /* every header is noted for spoof removal, past the cap too */
-    if (!headers_spoof_note(s->spoof, name))
-        log_msg(LOG_WARNING, qid(ctx), "out of memory noting header %s", name);
+    if (!headers_spoof_note(s->spoof, name)) {
+        char n[HEADERS_NAME_MAX];
+        log_sanitize(n, sizeof n, name);
+        log_msg(LOG_WARNING, qid(ctx), "out of memory noting header %s", n);
+    }
     if (!s->subject && !strcasecmp(name, "Subject"))
         s->subject = strdup(value);
     msgbuf_add_header(s->mb, name, value);
@@ -229,8 +232,11 @@ static sfsistat apply(SMFICTX *ctx, session *s, scan_result *r)
             const char *name;
             int index;
             headers_spoof_get(s->spoof, i, &name, &index);
-            if (smfi_chgheader(ctx, (char *)name, index, NULL) != MI_SUCCESS)
-                log_msg(LOG_WARNING, qid(ctx), "could not remove forged header %s", name);
+            if (smfi_chgheader(ctx, (char *)name, index, NULL) != MI_SUCCESS) {
+                char n[HEADERS_NAME_MAX];
+                log_sanitize(n, sizeof n, name);
+                log_msg(LOG_WARNING, qid(ctx), "could not remove forged header %s", n);
+            }
         }
         if (headers_spoof_count(s->spoof))
             log_msg(LOG_NOTICE, qid(ctx), "removed %zu arriving %s-* header(s)", headers_spoof_count(s->spoof),

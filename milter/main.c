@@ -103,8 +103,9 @@ static int check_only(const char *path)
         fprintf(stderr, "%s\n", err);
         bad++;
     } else {
-        printf("%s: OK (model %s on %s)\n", path, runtime_config(rt)->model,
-               classifier_device(runtime_classifier(rt)));
+        if (!bad)
+            printf("%s: OK (model %s on %s)\n", path, runtime_config(rt)->model,
+                   classifier_device(runtime_classifier(rt)));
         runtime_free(rt);
     }
     return bad ? EX_CONFIG : 0;
