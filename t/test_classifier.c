@@ -117,7 +117,10 @@ int main(void)
     tap_ok(st == ENGINE_OK, "classifier_new on a tiny model: %s", clf ? classifier_device(clf) : err.msg);
     if (!clf)
         return tap_done();
-    const llama_config *cfg = classifier_config(clf);
+    /* a copy: the classifier (and its config) is freed and remade below */
+    static llama_config cfg_copy;
+    cfg_copy = *classifier_config(clf);
+    const llama_config *cfg = &cfg_copy;
 
     unsigned s = 12345;
     for (int i = 0; i < NSEQ; i++) {
