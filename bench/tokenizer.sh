@@ -70,8 +70,13 @@ echo "\$ llmspam tokenize --time < /dev/null   (7 loads)"
 for i in 1 2 3 4 5 6 7; do
 	"$LLMSPAM" tokenize --tokenizer "$tokjson" --time < /dev/null 2>&1 | field load_ms >> "$tmp/loads"
 done
+echo "uptime:$(uptime | sed 's/.*load average/ load average/')"
 echo "load time: best $(sort -n "$tmp/loads" | head -1) ms, median $(median < "$tmp/loads") ms (target < 150 ms)"
-[ $hf = yes ] && echo "HF tokenizers load (same file): $(field load_ms < "$tmp/hf") ms"
+if [ $hf = yes ]; then
+	hl=$(field load_ms < "$tmp/hf")
+	echo "HF tokenizers load (same file, last round): $hl ms;" \
+		"ratio $(awk -v a="$hl" -v b="$(median < "$tmp/loads")" 'BEGIN {printf "%.1f", a / b}')x (HF / llmspam median)"
+fi
 
 # Early stopping: cost follows --max-tokens, not the text size.
 head -c 2048 "$(head -1 "$tmp/files")" > "$tmp/small"
