@@ -14,6 +14,10 @@
  * fp32 outputs, the residual adds done by the GEMM itself (beta = 1); the
  * other kernels are in kernels.cu, with the CPU's arithmetic. The last
  * layer, after attention's keys and values, runs on the pooled rows only.
+ * Attention runs in fp32 (cuda_attention, the CPU's arithmetic); with
+ * LLMSPAM_CUDA_ATTENTION=tf32 in the environment, on tensor cores
+ * (cuda_attention_tc), opt-in until t/cuda/gpu-check.sh has measured it
+ * against the CPU on a GPU.
  * Errors: every CUDA and cuBLAS call is checked (check.h); a failed batch
  * returns its status, and the next one first makes the device usable again:
  * after a sticky error (the context is lost) the device is reset once for
@@ -66,6 +70,7 @@ struct cuda_backend {
     int H, I, qd, kvd, nqkv, L;
     unsigned long gen;
     bool loaded, broken;
+    bool attn_tc; /* tensor-core (TF32) attention: LLMSPAM_CUDA_ATTENTION=tf32 */
     char gpu[64];
 
     cudaStream_t stream;
@@ -503,11 +508,13 @@ engine_status run(cuda_backend *cb, backend_batch *b, engine_err *err)
         int m = last ? ns : T;
         float *res = last ? cb->hp : cb->h;
         if (!last) {
-            CU_TRY(cuda_attention(cb->qkv, cb->nqkv, md.tiles, nt, nh, nkv, hd, scale, cb->att, s));
+            CU_TRY((cb->attn_tc ? cuda_attention_tc : cuda_attention)(cb->qkv, cb->nqkv, md.tiles, nt, nh, nkv, hd,
+                                                                      scale, cb->att, s));
             for (int q = 0; q < ns; q++)
                 flops += 4.0 * hd * nh * ((double)b->lens[q] * (b->lens[q] + 1) / 2);
         } else {
-            CU_TRY(cuda_attention(cb->qkv, cb->nqkv, md.tiles + nt, ns, nh, nkv, hd, scale, cb->att, s));
+            CU_TRY((cb->attn_tc ? cuda_attention_tc : cuda_attention)(cb->qkv, cb->nqkv, md.tiles + nt, ns, nh, nkv,
+                                                                      hd, scale, cb->att, s));
             for (int q = 0; q < ns; q++)
                 flops += 4.0 * hd * nh * b->lens[q];
             CU_TRY(cuda_gather_rows(cb->h, md.last, ns, H, cb->hp, s));
@@ -652,6 +659,8 @@ llmspam_backend_cuda_new(checkpoint *ck, const backend_options *opt, backend **o
     cb->nqkv = cb->qd + 2 * cb->kvd;
     cb->L = c->num_labels;
     snprintf(cb->gpu, sizeof cb->gpu, "%.63s", prop.name);
+    const char *attn = getenv("LLMSPAM_CUDA_ATTENTION");
+    cb->attn_tc = attn && !strcmp(attn, "tf32");
     {
         std::lock_guard<std::mutex> lock(reset_mu);
         cb->gen = generation[cb->dev];
@@ -667,8 +676,8 @@ llmspam_backend_cuda_new(checkpoint *ck, const backend_options *opt, backend **o
     cb->base.capacity = cb->cap;
     cb->base.max_tokens = cb->max_tokens;
     cb->base.num_labels = cb->L;
-    snprintf(cb->base.desc, sizeof cb->base.desc, "cuda:%d (%.40s, sm_%d%d, cuBLASLt bf16, %d-token batches)", cb->dev,
-             cb->gpu, prop.major, prop.minor, cb->cap);
+    snprintf(cb->base.desc, sizeof cb->base.desc, "cuda:%d (%.40s, sm_%d%d, cuBLASLt bf16, %s attention, %d-token batches)",
+             cb->dev, cb->gpu, prop.major, prop.minor, cb->attn_tc ? "tf32" : "fp32", cb->cap);
     *out = &cb->base;
     return ENGINE_OK;
 }

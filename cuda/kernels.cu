@@ -7,6 +7,7 @@
 #include "cuda/kernels.cuh"
 
 #include <cmath>
+#include <mma.h>
 
 namespace {
 
@@ -316,6 +317,147 @@ __global__ void __launch_bounds__(128) attention_generic(const float *__restrict
     }
 }
 
+
+/* The tensor-core variant (opt-in, see cuda_attention_tc): the same tiles,
+ * S = Q K^T and O += P V as TF32 WMMA products (10-bit mantissas, fp32
+ * range and accumulation), the online softmax in fp32. Four warps, each
+ * owning 16 of the 64 query rows; per-warp scores and outputs live in
+ * shared memory, where the softmax rescales them row by row. */
+constexpr int TC_LDS = BK + 4; /* ld of the per-warp score rows */
+
+template <int HD> constexpr size_t attn_tc_smem()
+{
+    return sizeof(float) * (3 * (size_t)BQ * (HD + 4) + 4 * 16 * (size_t)TC_LDS + (size_t)BQ * (HD + 4));
+}
+
+template <typename Frag> __device__ void to_tf32(Frag &f)
+{
+#pragma unroll
+    for (int t = 0; t < f.num_elements; t++)
+        f.x[t] = nvcuda::wmma::__float_to_tf32(f.x[t]);
+}
+
+template <int HD>
+__global__ void __launch_bounds__(128) attention_tc(const float *__restrict__ qkv, int ld,
+                                                    const attn_tile *__restrict__ tiles, int nh, int nkv,
+                                                    int qd, float scale, __nv_bfloat16 *__restrict__ out)
+{
+    using namespace nvcuda;
+    constexpr int LD = HD + 4;
+    extern __shared__ __align__(128) float tsm[];
+    float *Qs = tsm;               /* [BQ][LD] */
+    float *Ks = Qs + BQ * LD;      /* [BK][LD] keys, row-major */
+    float *Vs = Ks + BK * LD;      /* [BK][LD] */
+    float *Ss = Vs + BK * LD;      /* [4][16][TC_LDS] per warp: scores, then probabilities */
+    float *Os = Ss + 4 * 16 * TC_LDS; /* [BQ][LD] output accumulators */
+
+    const attn_tile tile = tiles[blockIdx.x];
+    const int h = blockIdx.y, g = h / (nh / nkv), kvd = nkv * HD;
+    const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
+    const int kend = tile.q0 + tile.nq;
+    const float *base = qkv + (size_t)tile.row * ld;
+    float *Sw = Ss + w * 16 * TC_LDS, *Ow = Os + w * 16 * LD;
+    const int r = lane >> 1, half = lane & 1; /* this lane's row of the warp's 16, and half of it */
+    const int qpos = tile.q0 + w * 16 + r;
+
+    for (int i = tid; i < BQ * HD; i += 128) {
+        int rr = i / HD, d = i % HD;
+        Qs[rr * LD + d] = rr < tile.nq ? base[(size_t)(tile.q0 + rr) * ld + h * HD + d] : 0.0f;
+        Os[rr * LD + d] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+
+    for (int k0 = 0; k0 < kend; k0 += BK) {
+        __syncthreads();
+        for (int i = tid; i < BK * HD; i += 128) {
+            int kk = i / HD, d = i % HD;
+            bool in = k0 + kk < kend;
+            const float *kr = base + (size_t)(k0 + kk) * ld;
+            Ks[kk * LD + d] = in ? kr[qd + g * HD + d] : 0.0f;
+            Vs[kk * LD + d] = in ? kr[qd + kvd + g * HD + d] : 0.0f;
+        }
+        __syncthreads();
+
+        /* S (16 x 64) = Q_w (16 x HD) K^T (HD x 64) */
+#pragma unroll
+        for (int j = 0; j < BK / 16; j++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc;
+            wmma::fill_fragment(acc, 0.0f);
+#pragma unroll
+            for (int kk = 0; kk < HD / 8; kk++) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a;
+                wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> b;
+                wmma::load_matrix_sync(a, Qs + w * 16 * LD + kk * 8, LD);
+                wmma::load_matrix_sync(b, Ks + j * 16 * LD + kk * 8, LD);
+                to_tf32(a);
+                to_tf32(b);
+                wmma::mma_sync(acc, a, b, acc);
+            }
+            wmma::store_matrix_sync(Sw + j * 16, acc, TC_LDS, wmma::mem_row_major);
+        }
+        __syncwarp();
+
+        /* online softmax: lanes 2r and 2r+1 share row r, 32 columns each */
+        float *srow = Sw + r * TC_LDS + half * 32;
+        float mx = -INFINITY;
+        for (int c = 0; c < 32; c++) {
+            int key = k0 + half * 32 + c;
+            float v = key <= qpos ? srow[c] * scale : -INFINITY;
+            srow[c] = v;
+            mx = fmaxf(mx, v);
+        }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        float mnew = fmaxf(m, mx), alpha = expf(m - mnew), sum = 0.0f;
+        for (int c = 0; c < 32; c++) {
+            float p = expf(srow[c] - mnew);
+            srow[c] = p;
+            sum += p;
+        }
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        l = l * alpha + sum;
+        m = mnew;
+        float *orow = Ow + r * LD + half * (HD / 2);
+        for (int c = 0; c < HD / 2; c++)
+            orow[c] *= alpha;
+        __syncwarp();
+
+        /* O_w (16 x HD) += P (16 x 64) V (64 x HD) */
+#pragma unroll
+        for (int dt = 0; dt < HD / 16; dt++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc;
+            wmma::load_matrix_sync(acc, Ow + dt * 16, LD, wmma::mem_row_major);
+#pragma unroll
+            for (int kk = 0; kk < BK / 8; kk++) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a;
+                wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> b;
+                wmma::load_matrix_sync(a, Sw + kk * 8, TC_LDS);
+                wmma::load_matrix_sync(b, Vs + kk * 8 * LD + dt * 16, LD);
+                to_tf32(a);
+                to_tf32(b);
+                wmma::mma_sync(acc, a, b, acc);
+            }
+            wmma::store_matrix_sync(Ow + dt * 16, acc, LD, wmma::mem_row_major);
+        }
+        __syncwarp();
+    }
+
+    if (w * 16 + r < tile.nq) {
+        const float *orow = Ow + r * LD + half * (HD / 2);
+        __nv_bfloat16 *dst = out + (size_t)(tile.out + w * 16 + r) * qd + h * HD + half * (HD / 2);
+        for (int c = 0; c < HD / 2; c++)
+            dst[c] = __float2bfloat16_rn(orow[c] / l);
+    }
+}
+
+template <int HD>
+cudaError_t launch_tc(const float *qkv, int ld, const attn_tile *tiles, int ntiles, int nh, int nkv, float scale,
+                      __nv_bfloat16 *out, cudaStream_t stream)
+{
+    dim3 grid((unsigned)ntiles, (unsigned)nh);
+    attention_tc<HD><<<grid, 128, attn_tc_smem<HD>(), stream>>>(qkv, ld, tiles, nh, nkv, nh * HD, scale, out);
+    return cudaGetLastError();
+}
+
 int grid_for(size_t n)
 {
     size_t b = (n + 255) / 256;
@@ -379,6 +521,15 @@ cudaError_t cuda_attention_init(void)
         (e = cudaFuncSetAttribute(attention_tiled<128>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   (int)attn_smem<128>())) != cudaSuccess)
         return e;
+    if ((e = cudaFuncSetAttribute(attention_tc<16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  (int)attn_tc_smem<16>())) != cudaSuccess ||
+        (e = cudaFuncSetAttribute(attention_tc<32>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  (int)attn_tc_smem<32>())) != cudaSuccess ||
+        (e = cudaFuncSetAttribute(attention_tc<64>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  (int)attn_tc_smem<64>())) != cudaSuccess ||
+        (e = cudaFuncSetAttribute(attention_tc<128>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  (int)attn_tc_smem<128>())) != cudaSuccess)
+        return e;
     return cudaSuccess;
 }
 
@@ -406,4 +557,18 @@ cudaError_t cuda_final_score(const float *hp, const __nv_bfloat16 *norm_w, float
 {
     final_score_kernel<<<n, kRowThreads, 0, stream>>>(hp, norm_w, eps, score, H, L, logits);
     return cudaGetLastError();
+}
+
+cudaError_t cuda_attention_tc(const float *qkv, int ld, const attn_tile *tiles, int ntiles, int nh, int nkv,
+                              int hd, float scale, __nv_bfloat16 *out, cudaStream_t stream)
+{
+    if (ntiles < 1)
+        return cudaSuccess;
+    switch (hd) {
+    case 16: return launch_tc<16>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+    case 32: return launch_tc<32>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+    case 64: return launch_tc<64>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+    case 128: return launch_tc<128>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+    default: return cuda_attention(qkv, ld, tiles, ntiles, nh, nkv, hd, scale, out, stream);
+    }
 }

@@ -58,6 +58,13 @@ cudaError_t cuda_gather_rows(const float *src, const int32_t *rows, int n, int H
 cudaError_t cuda_attention(const float *qkv, int ld, const attn_tile *tiles, int ntiles, int nh, int nkv,
                            int hd, float scale, __nv_bfloat16 *out, cudaStream_t stream);
 
+/* The same on tensor cores: S = Q K^T and O += P V as TF32 products
+ * (operands rounded to 10-bit mantissas, fp32 accumulation), for head
+ * dims 16, 32, 64 and 128 (others: cuda_attention). Opt-in until measured
+ * against the CPU on a GPU (LLMSPAM_CUDA_ATTENTION=tf32). */
+cudaError_t cuda_attention_tc(const float *qkv, int ld, const attn_tile *tiles, int ntiles, int nh, int nkv,
+                              int hd, float scale, __nv_bfloat16 *out, cudaStream_t stream);
+
 /* Raise the attention kernels' shared-memory limits (once per device). */
 cudaError_t cuda_attention_init(void);
 

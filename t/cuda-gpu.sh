@@ -41,6 +41,13 @@ check "head_dim 24 (generic kernel)" 150 --hidden 96 --heads 4 --kv-heads 4 --he
 check "f32 weights, three labels" 130 --dtype f32 --labels a,b,c
 check "multi-label" 100 --labels x,y --problem-type multi_label_classification
 
+# the opt-in tensor-core attention, on the tiled head dims
+for i in 1 2 3; do
+    LLMSPAM_CUDA_ATTENTION=tf32 "$cmp" "$tmp/m$i" 200 12 $i >"$tmp/tc$i" 2>&1
+    ok $? "tf32 attention, model $i: cuda matches cpu"
+    grep '^# cuda vs cpu, worst' "$tmp/tc$i"
+done
+
 echo "Free money, click now" >"$tmp/msg"
 "$LLMSPAM" classify --model "$tmp/m1" --json --device auto "$tmp/msg" >"$tmp/auto" 2>&1
 grep -q '"device":"cuda:0' "$tmp/auto"; ok $? "device=auto chooses the GPU"

@@ -14,6 +14,8 @@
 #      (tokens/s, messages/s, fraction of 989 TFLOP/s), one message alone
 #      (median and p99 latency);
 #   5. compute-sanitizer memcheck (and racecheck) on a tiny model;
+#   each of 2 and 4 also with the opt-in tensor-core attention
+#   (LLMSPAM_CUDA_ATTENTION=tf32), to decide whether it becomes the default;
 #   6. transformers, when python3 has torch and transformers: fp32 parity
 #      (probabilities within 2e-2) and the same benchmark in bf16/sdpa, with
 #      the ratio; skipped with a note otherwise.
@@ -104,6 +106,7 @@ result $? "llmspam runs here ($BIN)"
 
 # ---- 2. CUDA vs CPU ----------------------------------------------------------
 M=/tmp/llmspam-gpu-models
+ATTN= # LLMSPAM_CUDA_ATTENTION for compare: empty (fp32) or tf32
 rm -rf "$M" && mkdir -p "$M"
 tok="$src/models/tokenizer/tokenizer.json"
 mk() { # mk NAME ARGS...
@@ -111,7 +114,7 @@ mk() { # mk NAME ARGS...
     timeout 300 "$BIN" mkmodel --tokenizer "$tok" "$@" "$M/$name" >"$M/$name.log" 2>&1 </dev/null
 }
 compare() { # compare DESC DIR MAXTOK NSEQ SEED LIMIT
-    timeout "$6" "$CMP" "$2" "$3" "$4" "$5" >"$M/cmp.log" 2>&1 </dev/null
+    LLMSPAM_CUDA_ATTENTION=$ATTN timeout "$6" "$CMP" "$2" "$3" "$4" "$5" >"$M/cmp.log" 2>&1 </dev/null
     rc=$?
     result $rc "cuda vs cpu: $1 ($(grep -c '^ok' "$M/cmp.log") checks passed, $(grep -c '^not ok' "$M/cmp.log") failed)"
     grep '^# cuda' "$M/cmp.log" | tee -a "$R"
@@ -119,7 +122,9 @@ compare() { # compare DESC DIR MAXTOK NSEQ SEED LIMIT
 }
 section "CUDA vs CPU, tiny checkpoints"
 i=0
+: >"$M/list"
 while read -r desc maxtok args; do
+    echo "$desc" >>"$M/list"
     i=$((i + 1))
     # shellcheck disable=SC2086
     mk t$i --preset tiny --seed $i $args || { result 1 "mkmodel $desc"; continue; }
@@ -133,6 +138,12 @@ hd24,generic 150 --hidden 96 --heads 4 --kv-heads 4 --head-dim 24
 f32-weights,3-labels 130 --dtype f32 --labels a,b,c
 multi-label 100 --labels x,y --problem-type multi_label_classification
 EOF
+section "CUDA vs CPU, tensor-core (TF32) attention, LLMSPAM_CUDA_ATTENTION=tf32"
+ATTN=tf32
+for i in 1 2 3 6; do
+    compare "tf32 attention, $(sed -n "${i}p" "$M/list")" "$M/t$i" 300 16 $i 120
+done
+ATTN=
 echo "Congratulations, you won a prize: click here" >"$M/msg"
 "$BIN" classify --model "$M/t1" --json --device auto "$M/msg" >"$M/auto.json" 2>&1
 grep -q '"device":"cuda:0' "$M/auto.json"
@@ -155,7 +166,16 @@ quote "$M/bench.txt"
 timeout 180 "$BIN" bench --model "$M/1b" --tokens 512 --device cuda --batch 64 --runs 10 --json >"$OUT/bench.json" 2>&1
 result $? "bench --json ran"
 
+say "\$ LLMSPAM_CUDA_ATTENTION=tf32 llmspam bench --model M --tokens 512 --device cuda --batch 64 --runs 10"
+LLMSPAM_CUDA_ATTENTION=tf32 timeout 180 "$BIN" bench --model "$M/1b" --tokens 512 --device cuda --batch 64 --runs 10 \
+    >"$M/bench-tf32.txt" 2>&1
+result $? "bench ran (tf32 attention)"
+quote "$M/bench-tf32.txt"
+
 compare "llama-3.2-1b, 8 sequences up to 512 tokens" "$M/1b" 512 8 1 300
+ATTN=tf32
+compare "llama-3.2-1b, tf32 attention" "$M/1b" 512 8 1 300
+ATTN=
 
 # ---- 5. compute-sanitizer ----------------------------------------------------
 section "compute-sanitizer (tiny model)"
@@ -169,6 +189,12 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
         "$CMP" "$M/t2" 130 4 2 >>"$OUT/sanitizer.txt" 2>&1
     result $? "racecheck clean (hd64 tiled attention)"
     tail -2 "$OUT/sanitizer.txt" | tee -a "$R"
+    LLMSPAM_CUDA_ATTENTION=tf32 timeout 120 compute-sanitizer --tool racecheck --error-exitcode 9 --print-limit 20 \
+        "$CMP" "$M/t2" 130 4 2 >>"$OUT/sanitizer.txt" 2>&1
+    result $? "racecheck clean (hd64 tf32 attention)"
+    LLMSPAM_CUDA_ATTENTION=tf32 timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 \
+        "$CMP" "$M/t3" 130 4 3 >>"$OUT/sanitizer.txt" 2>&1
+    result $? "memcheck clean (hd128 tf32 attention)"
 else
     say "NOTE  compute-sanitizer not on this machine: memcheck not run"
 fi
@@ -190,6 +216,7 @@ section "summary"
 j() { sed -n "s/.*\"$1\":\([-0-9.e+]*\).*/\1/p" "$OUT/bench.json" | head -1; }
 say "device: $GPU"
 say "throughput: $(j tokens_per_s) tokens/s, $(j messages_per_s) messages/s, $(j tflops) TFLOP/s = $(j fraction_of_peak) of 989 (target >= 200000 tokens/s)"
+say "with tf32 attention: $(grep -E 'tokens/s|latency' "$M/bench-tf32.txt" 2>/dev/null | tr -s ' ' | tr '\n' ';')"
 say "latency, one 512-token message: median $(j latency_ms_median) ms, p99 $(j latency_ms_p99) ms (target <= 5 ms)"
 ratio=$(sed -n 's/.*"ratio_llmspam_over_hf": \([0-9.e+-]*\).*/\1/p' "$OUT/hf.txt" 2>/dev/null | head -1)
 say "vs transformers bf16 sdpa: ${ratio:-not measured} x (target >= 2)"
