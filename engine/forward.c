@@ -11,11 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Below this many rows a kernel runs on the calling thread alone. Above,
- * rows go out in small dynamic chunks: on a shared machine one thread may
- * be descheduled, and the other then takes over its rows instead of
- * waiting for it at the end of the loop. */
-#define FORWARD_PAR_ROWS 16
+/* Below this much work (elements, or attention multiply-adds) a kernel
+ * runs on the calling thread alone. Above, rows go out in small dynamic
+ * chunks: on a shared machine one thread may be descheduled, and the other
+ * then takes over its rows instead of waiting for it at the end. */
+#define FORWARD_PAR_ELEMS 32768.0
+#define FORWARD_PAR_ATTN 4e6
 
 struct forward {
     const model *m;
@@ -241,7 +242,11 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
     }
     f->off[ns] = T;
     int TB = gemm_bucket(T), SB = gemm_bucket(ns);
-    int par = T >= FORWARD_PAR_ROWS;
+    int par = (double)T * H >= FORWARD_PAR_ELEMS;
+    double attn_work = 0;
+    for (int s = 0; s < ns; s++)
+        attn_work += (double)b->lens[s] * b->lens[s] * hd * nh / 2;
+    int apar = attn_work >= FORWARD_PAR_ATTN;
     engine_status st = ENGINE_OK;
 
     /* embedding; padding rows zeroed so the residual stays finite */
@@ -294,7 +299,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
             for (int s = 0; s < ns; s++) {
                 int o = f->off[s], n = b->lens[s];
                 int nb = (n + KERNELS_ATTN_BLOCK - 1) / KERNELS_ATTN_BLOCK;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2) if (par)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2) if (apar)
                 for (int bi = nb - 1; bi >= 0; bi--)
                     for (int h = 0; h < nh; h++) {
                         int q0 = bi * KERNELS_ATTN_BLOCK;
@@ -328,7 +333,7 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
             tick(f, 8);
         } else {
             /* only each sequence's last row matters from here on */
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2) if (par)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2) if (apar)
             for (int s = 0; s < ns; s++)
                 for (int h = 0; h < nh; h++) {
                     int n = b->lens[s];

@@ -214,10 +214,12 @@ void gemm_plan_free(gemm_plan *p)
     free(p);
 }
 
-/* Rows at or below which a GEMM runs on one thread: it is bound by memory
- * bandwidth there, and waking a second thread costs more than it gives
- * whenever the machine is shared. */
+/* A GEMM runs on one thread when it has at most 16 rows (it is bound by
+ * memory bandwidth there) or less than GEMM_PAR_FLOPS of work: waking a
+ * second thread then costs more than it gives whenever the machine is
+ * shared. */
 #define GEMM_SMALL_M 16
+#define GEMM_PAR_FLOPS 32e6
 
 engine_status gemm_plan_new(gemm_ctx *g, const gemm_weight *proto, int max_m, bool accumulate,
                             int threads, gemm_plan **out, engine_err *err)
@@ -254,7 +256,7 @@ engine_status gemm_plan_new(gemm_ctx *g, const gemm_weight *proto, int max_m, bo
     for (int m = 1; m <= top; m = gemm_bucket(m + 1), i++) {
         bucket *b = &p->b[i];
         b->m = m;
-        b->threads = m <= GEMM_SMALL_M ? 1 : threads;
+        b->threads = m <= GEMM_SMALL_M || 2.0 * m * p->n * p->k < GEMM_PAR_FLOPS ? 1 : threads;
         /* oneDNN sizes a primitive for the calling thread's OpenMP count */
         omp_set_num_threads(b->threads);
         if (make_pd(g, m, p->n, p->k, &proto->md, accumulate, &pds[i]) != dnnl_success ||

@@ -42,7 +42,7 @@ size_t gemm_weight_bytes(const gemm_weight *w);
 /* Primitives for every bucket up to gemm_bucket(max_m), for weights shaped
  * like proto (any weight of the same n, k and max_m can be run with it).
  * accumulate: C += A W^T instead of C = A W^T. threads: OpenMP threads
- * (buckets of at most 16 rows use one: they are memory-bound). */
+ * (buckets of at most 16 rows, or of little work, use one). */
 engine_status gemm_plan_new(gemm_ctx *g, const gemm_weight *proto, int max_m, bool accumulate,
                             int threads, gemm_plan **out, engine_err *err);
 void gemm_plan_free(gemm_plan *p);
