@@ -340,8 +340,8 @@ static void test_threads(void)
     struct dirent *e;
     while ((e = readdir(d)) && n < 256) {
         size_t l = strlen(e->d_name);
-        if (l > 4 && !strcmp(e->d_name + l - 4, ".eml"))
-            names[n++] = strdup(e->d_name);
+        if (l > 4 && !strcmp(e->d_name + l - 4, ".eml") && (names[n] = malloc(l + 1)) != NULL)
+            memcpy(names[n++], e->d_name, l + 1);
     }
     closedir(d);
     qsort(names, n, sizeof *names, cmp_name);
