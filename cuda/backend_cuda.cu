@@ -263,7 +263,7 @@ engine_status load(cuda_backend *cb, engine_err *err)
     size_t wsz = kWorkspace;
     BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(cb->pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsz,
                                                   sizeof wsz));
-    CU_TRY(cuda_attention_init());
+    CU_TRY(cuda_attention_init(cb->dev));
 
     if ((st = dmalloc(&cb->ws, kWorkspace, "the cuBLASLt workspace", cb->dev, err)))
         return st;

@@ -6,6 +6,8 @@
  */
 #include "cuda/kernels.cuh"
 
+#include <atomic>
+#include <climits>
 #include <cmath>
 #include <mma.h>
 
@@ -458,6 +460,23 @@ cudaError_t launch_tc(const float *qkv, int ld, const attn_tile *tiles, int ntil
     return cudaGetLastError();
 }
 
+/* The largest dynamic shared memory a block may opt in to, on the
+ * smallest of the devices initialised: a kernel needing more is not used
+ * (sm_86/sm_89 allow 99 KB, sm_80 163 KB, sm_90 227 KB). */
+std::atomic<int> smem_limit{INT_MAX};
+
+bool fits(size_t bytes)
+{
+    return bytes <= (size_t)smem_limit.load();
+}
+
+template <typename K> cudaError_t allow(K kernel, size_t bytes)
+{
+    if (!fits(bytes))
+        return cudaSuccess;
+    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+}
+
 int grid_for(size_t n)
 {
     size_t b = (n + 255) / 256;
@@ -509,26 +528,22 @@ cudaError_t cuda_gather_rows(const float *src, const int32_t *rows, int n, int H
     return cudaGetLastError();
 }
 
-cudaError_t cuda_attention_init(void)
+cudaError_t cuda_attention_init(int device)
 {
-    cudaError_t e;
-    if ((e = cudaFuncSetAttribute(attention_tiled<16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)attn_smem<16>())) != cudaSuccess ||
-        (e = cudaFuncSetAttribute(attention_tiled<32>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)attn_smem<32>())) != cudaSuccess ||
-        (e = cudaFuncSetAttribute(attention_tiled<64>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)attn_smem<64>())) != cudaSuccess ||
-        (e = cudaFuncSetAttribute(attention_tiled<128>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)attn_smem<128>())) != cudaSuccess)
+    int optin = 0;
+    cudaError_t e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    if (e != cudaSuccess)
         return e;
-    if ((e = cudaFuncSetAttribute(attention_tc<16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)attn_tc_smem<16>())) != cudaSuccess ||
-        (e = cudaFuncSetAttribute(attention_tc<32>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)attn_tc_smem<32>())) != cudaSuccess ||
-        (e = cudaFuncSetAttribute(attention_tc<64>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)attn_tc_smem<64>())) != cudaSuccess ||
-        (e = cudaFuncSetAttribute(attention_tc<128>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)attn_tc_smem<128>())) != cudaSuccess)
+    for (int cur = smem_limit.load(); optin < cur && !smem_limit.compare_exchange_weak(cur, optin);)
+        ;
+    if ((e = allow(attention_tiled<16>, attn_smem<16>())) != cudaSuccess ||
+        (e = allow(attention_tiled<32>, attn_smem<32>())) != cudaSuccess ||
+        (e = allow(attention_tiled<64>, attn_smem<64>())) != cudaSuccess ||
+        (e = allow(attention_tiled<128>, attn_smem<128>())) != cudaSuccess ||
+        (e = allow(attention_tc<16>, attn_tc_smem<16>())) != cudaSuccess ||
+        (e = allow(attention_tc<32>, attn_tc_smem<32>())) != cudaSuccess ||
+        (e = allow(attention_tc<64>, attn_tc_smem<64>())) != cudaSuccess ||
+        (e = allow(attention_tc<128>, attn_tc_smem<128>())) != cudaSuccess)
         return e;
     return cudaSuccess;
 }
@@ -539,17 +554,30 @@ cudaError_t cuda_attention(const float *qkv, int ld, const attn_tile *tiles, int
     if (ntiles < 1)
         return cudaSuccess;
     switch (hd) {
-    case 16: return launch_tiled<16>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
-    case 32: return launch_tiled<32>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
-    case 64: return launch_tiled<64>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
-    case 128: return launch_tiled<128>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+    case 16:
+        if (fits(attn_smem<16>()))
+            return launch_tiled<16>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+        break;
+    case 32:
+        if (fits(attn_smem<32>()))
+            return launch_tiled<32>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+        break;
+    case 64:
+        if (fits(attn_smem<64>()))
+            return launch_tiled<64>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+        break;
+    case 128:
+        if (fits(attn_smem<128>()))
+            return launch_tiled<128>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+        break;
     default:
-        if (hd < 2 || hd > GEN_MAXD)
-            return cudaErrorInvalidValue;
-        attention_generic<<<dim3((unsigned)ntiles, (unsigned)nh), 128, 0, stream>>>(qkv, ld, tiles, nh, nkv, hd,
-                                                                                   nh * hd, scale, out);
-        return cudaGetLastError();
+        break;
     }
+    if (hd < 2 || hd > GEN_MAXD)
+        return cudaErrorInvalidValue;
+    attention_generic<<<dim3((unsigned)ntiles, (unsigned)nh), 128, 0, stream>>>(qkv, ld, tiles, nh, nkv, hd, nh * hd,
+                                                                               scale, out);
+    return cudaGetLastError();
 }
 
 cudaError_t cuda_final_score(const float *hp, const __nv_bfloat16 *norm_w, float eps, const float *score,
@@ -565,10 +593,24 @@ cudaError_t cuda_attention_tc(const float *qkv, int ld, const attn_tile *tiles, 
     if (ntiles < 1)
         return cudaSuccess;
     switch (hd) {
-    case 16: return launch_tc<16>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
-    case 32: return launch_tc<32>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
-    case 64: return launch_tc<64>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
-    case 128: return launch_tc<128>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
-    default: return cuda_attention(qkv, ld, tiles, ntiles, nh, nkv, hd, scale, out, stream);
+    case 16:
+        if (fits(attn_tc_smem<16>()))
+            return launch_tc<16>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+        break;
+    case 32:
+        if (fits(attn_tc_smem<32>()))
+            return launch_tc<32>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+        break;
+    case 64:
+        if (fits(attn_tc_smem<64>()))
+            return launch_tc<64>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+        break;
+    case 128:
+        if (fits(attn_tc_smem<128>()))
+            return launch_tc<128>(qkv, ld, tiles, ntiles, nh, nkv, scale, out, stream);
+        break;
+    default:
+        break;
     }
+    return cuda_attention(qkv, ld, tiles, ntiles, nh, nkv, hd, scale, out, stream);
 }

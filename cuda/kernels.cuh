@@ -65,8 +65,10 @@ cudaError_t cuda_attention(const float *qkv, int ld, const attn_tile *tiles, int
 cudaError_t cuda_attention_tc(const float *qkv, int ld, const attn_tile *tiles, int ntiles, int nh, int nkv,
                               int hd, float scale, __nv_bfloat16 *out, cudaStream_t stream);
 
-/* Raise the attention kernels' shared-memory limits (once per device). */
-cudaError_t cuda_attention_init(void);
+/* Raise the attention kernels' shared-memory limits on device (once per
+ * device, before the first attention there); kernels needing more than
+ * the device allows are replaced by the generic one. */
+cudaError_t cuda_attention_init(int device);
 
 /* logits[n][L] = score[L][H] . (norm_w * rmsnorm(hp[n][H])) in fp32 */
 cudaError_t cuda_final_score(const float *hp, const __nv_bfloat16 *norm_w, float eps, const float *score,
