@@ -27,6 +27,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -219,6 +220,27 @@ static int js_string(js *j, char *out, size_t cap, size_t *n)
     }
 }
 
+/* Step over the string at j->p without decoding it: the closing quote is
+ * the first one after an even number of backslashes. What is skipped is
+ * checked later (by load_vocab, or by cJSON). */
+static int js_skip_string(js *j)
+{
+    const char *p = j->p + 1;
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(j->end - p));
+        if (!q)
+            return -1;
+        size_t bs = 0;
+        while (q[-1 - (ptrdiff_t)bs] == '\\') /* stops at the opening quote */
+            bs++;
+        p = q + 1;
+        if (!(bs & 1)) {
+            j->p = p;
+            return 0;
+        }
+    }
+}
+
 static int js_skip(js *j, int depth)
 {
     js_ws(j);
@@ -226,7 +248,7 @@ static int js_skip(js *j, int depth)
         return -1;
     char c = *j->p;
     if (c == '"')
-        return js_string(j, NULL, 0, NULL) ? -1 : 0;
+        return js_skip_string(j);
     if (c == '{' || c == '[') {
         char close = c == '{' ? '}' : ']';
         j->p++;
@@ -238,7 +260,7 @@ static int js_skip(js *j, int depth)
         for (;;) {
             js_ws(j);
             if (c == '{') {
-                if (js_string(j, NULL, 0, NULL))
+                if (j->p >= j->end || *j->p != '"' || js_skip_string(j))
                     return -1;
                 js_ws(j);
                 if (j->p >= j->end || *j->p++ != ':')
