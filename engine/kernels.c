@@ -96,7 +96,7 @@ static void p_softmax(float *x, int n)
 
 static void p_attention(const attention_block *a)
 {
-    int hd = a->hd, nkeys = a->q0 + a->nq;
+    int hd = a->hd;
     for (int r = 0; r < a->nq; r++) {
         const float *q = a->q + (size_t)r * a->ldq;
         float *s = a->s + (size_t)r * a->ldk;
@@ -119,7 +119,7 @@ static void p_attention(const attention_block *a)
             s[j] = expf(s[j] - m);
             sum += s[j];
         }
-        float o[512];
+        float o[512]; /* hd is split in slices of 512 */
         for (int d0 = 0; d0 < hd; d0 += 512) {
             int dn = hd - d0 < 512 ? hd - d0 : 512;
             for (int d = 0; d < dn; d++)
@@ -134,7 +134,6 @@ static void p_attention(const attention_block *a)
                 out[d] = f32_to_bf16(o[d] / sum);
         }
     }
-    (void)nkeys;
 }
 
 static const kernels portable = {
