@@ -84,8 +84,8 @@ if [ $built = no ]; then
     mkdir -p "$G/mod"
     if (cd "$G/mod" && for f in backend_cuda kernels; do
             nvcc -std=c++17 -O3 $gen -I"$src" -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra -Werror all-warnings \
-                -c -o $f.o "$src/cuda/$f.cu" || exit 1
-        done && cuda=$(dirname "$(dirname "$(command -v nvcc)")") &&
+                -c -o $f.o "$src/cuda/$f.cu" &
+        done && wait && [ -f backend_cuda.o ] && [ -f kernels.o ] && cuda=$(dirname "$(dirname "$(command -v nvcc)")") &&
         nvcc -shared $gen -o llmspam-cuda.so backend_cuda.o kernels.o -L"$cuda/lib64" \
             -Xlinker -rpath,"$cuda/lib64" -lcublasLt -Xlinker -z,relro,-z,now,-z,defs) >>"$OUT/build.log" 2>&1; then
         MOD="$G/mod/llmspam-cuda.so"
