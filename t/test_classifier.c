@@ -83,6 +83,13 @@ static void *run_worker(void *p)
     return NULL;
 }
 
+/* Cancels on its second call (before layer 1). */
+static int cancel_second(void *ctx)
+{
+    int *calls = ctx;
+    return ++*calls >= 2;
+}
+
 typedef struct waiter {
     engine_status st;
 } waiter;
@@ -283,6 +290,13 @@ int main(void)
             tap_skip("no AVX-512 BF16: one kernel path only");
             tap_skip("no AVX-512 BF16");
         }
+        /* cancellation between layers (the scheduler's deadline check) */
+        int calls = 0;
+        backend_batch bc = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lx,
+                            .cancel = cancel_second, .cancel_ctx = &calls};
+        engine_status sc = backend_forward(be, &bc, &err);
+        tap_ok(sc == ENGINE_ERR_TIMEOUT && calls == 2,
+               "a cancel callback turning true before layer 1 stops the pass: %s", err.msg);
     } else {
         tap_ok(0, "cpu backend on the tiny model: %s", err.msg);
     }
