@@ -6,7 +6,9 @@
  * the queue answers ENGINE_ERR_TIMEOUT; bad ids and empty input are
  * ENGINE_ERR_ARG (empty text is BOS alone); trailing pad tokens do not
  * change the result; probabilities follow the problem type. And the whole
- * forward pass with the portable kernels agrees with the AVX-512 one.
+ * forward pass with the portable kernels agrees with the AVX-512 one, a
+ * packed batch with lone calls, and a cancel callback stops a running pass
+ * between layers.
  */
 #include "config.h"
 #include "engine/backend.h"
