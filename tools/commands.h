@@ -12,6 +12,7 @@ int cmd_extract(int argc, char **argv);
 int cmd_mkmodel(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 /* llmspam bench --device: tools/bench_device.c */
 int bench_device(const char *model_dir, const char *device, long tokens, long batch, long threads,

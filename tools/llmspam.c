@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"version", cmd_version, "print the version"},
     {"extract", cmd_extract, "print the rendering of messages (the text the model reads)"},
     {"classify", cmd_classify, "classify a text (or token ids) with a model"},
+    {"eval", cmd_eval, "score labelled mail: metrics, ROC AUC and thresholds"},
     {"bench", cmd_bench, "measure the forward pass against the machine's bf16 peak"},
     {"tokenize", cmd_tokenize, "print the token ids of texts (JSON lines in and out)"},
     {"mkmodel", cmd_mkmodel, "write a checkpoint with deterministic random weights"},
