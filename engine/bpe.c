@@ -166,6 +166,15 @@ void bpe_set_ignore_merges(bpe *b, bool on)
     b->ignore_merges = on;
 }
 
+/* Short keys compare inline: cheaper than a call to memcmp. */
+static inline bool short_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 int32_t bpe_lookup_hashed(const bpe *b, const uint8_t *bytes, size_t len, uint32_t h)
 {
     size_t j = h & b->vmask;
@@ -174,7 +183,7 @@ int32_t bpe_lookup_hashed(const bpe *b, const uint8_t *bytes, size_t len, uint32
         if (v->id < 0)
             return -1;
         if (v->hash == h && v->len == len &&
-            !memcmp(len <= sizeof v->head ? v->head : b->arena + v->off, bytes, len))
+            (len <= sizeof v->head ? short_eq(v->head, bytes, len) : !memcmp(b->arena + v->off, bytes, len)))
             return v->id;
         j = (j + 1) & b->vmask;
     }

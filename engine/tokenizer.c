@@ -435,8 +435,9 @@ static engine_status load_vocab(tokenizer *tok, span vs, span ms, const char *pa
             goto vout;
         }
         if (nv == vrec_cap || nvb + kl > vb_cap) {
-            vrec_cap = vrec_cap ? 2 * vrec_cap : 1 << 15;
-            vb_cap = vb_cap ? 2 * vb_cap : 1 << 20;
+            /* first sized from the text (Llama 3: 23 bytes an entry) */
+            vrec_cap = vrec_cap ? 2 * vrec_cap : (size_t)(vs.e - vs.s) / 16 + 64;
+            vb_cap = vb_cap ? 2 * vb_cap : (size_t)(vs.e - vs.s) / 2 + 4096;
             vocab_rec *nr = realloc(vrec, vrec_cap * sizeof *vrec);
             if (nr)
                 vrec = nr;
@@ -537,8 +538,9 @@ vout:
             goto out;
         }
         if (nrec == rec_cap || nbytes + ll + rl > bytes_cap) {
-            rec_cap = rec_cap ? 2 * rec_cap : 1 << 16;
-            bytes_cap = bytes_cap ? 2 * bytes_cap : 1 << 20;
+            /* first sized from the text (Llama 3: 18 bytes a merge) */
+            rec_cap = rec_cap ? 2 * rec_cap : (size_t)(ms.e - ms.s) / 14 + 64;
+            bytes_cap = bytes_cap ? 2 * bytes_cap : (size_t)(ms.e - ms.s) / 2 + 4096;
             merge_rec *nr = realloc(rec, rec_cap * sizeof *rec);
             if (nr)
                 rec = nr;
