@@ -18,6 +18,10 @@
  * LLMSPAM_CUDA_ATTENTION=tf32 in the environment, on tensor cores
  * (cuda_attention_tc), opt-in until t/cuda/gpu-check.sh has measured it
  * against the CPU on a GPU.
+ * Test hook: with LLMSPAM_CUDA_INJECT_FAULT=N in the environment at load,
+ * the N-th forward makes its first attention kernel read an illegal
+ * address (a sticky error: the context is lost), so that tests can see
+ * the batch fail and the next one succeed after the reset.
  * Errors: every CUDA and cuBLAS call is checked (check.h); a failed batch
  * returns its status, and the next one first makes the device usable again:
  * after a sticky error (the context is lost) the device is reset once for
@@ -33,6 +37,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -71,6 +76,7 @@ struct cuda_backend {
     unsigned long gen;
     bool loaded, broken;
     bool attn_tc; /* tensor-core (TF32) attention: LLMSPAM_CUDA_ATTENTION=tf32 */
+    long forwards, fault_at; /* test hook: LLMSPAM_CUDA_INJECT_FAULT=N */
     char gpu[64];
 
     cudaStream_t stream;
@@ -508,6 +514,8 @@ engine_status run(cuda_backend *cb, backend_batch *b, engine_err *err)
         int m = last ? ns : T;
         float *res = last ? cb->hp : cb->h;
         if (!last) {
+            if (cb->fault_at && cb->forwards == cb->fault_at && l == 0)
+                md.tiles = (attn_tile *)(uintptr_t)64; /* the injected fault: an illegal address */
             CU_TRY((cb->attn_tc ? cuda_attention_tc : cuda_attention)(cb->qkv, cb->nqkv, md.tiles, nt, nh, nkv, hd,
                                                                       scale, cb->att, s));
             for (int q = 0; q < ns; q++)
@@ -567,6 +575,7 @@ engine_status cuda_forward(backend *be, backend_batch *b, engine_err *err)
             return st;
         }
     }
+    cb->forwards++;
     engine_status st = run(cb, b, err);
     if (st && st != ENGINE_ERR_TIMEOUT && st != ENGINE_ERR_ARG)
         cb->broken = true; /* the next batch recovers first */
@@ -661,6 +670,8 @@ llmspam_backend_cuda_new(checkpoint *ck, const backend_options *opt, backend **o
     snprintf(cb->gpu, sizeof cb->gpu, "%.63s", prop.name);
     const char *attn = getenv("LLMSPAM_CUDA_ATTENTION");
     cb->attn_tc = attn && !strcmp(attn, "tf32");
+    const char *fault = getenv("LLMSPAM_CUDA_INJECT_FAULT");
+    cb->fault_at = fault ? atol(fault) : 0;
     {
         std::lock_guard<std::mutex> lock(reset_mu);
         cb->gen = generation[cb->dev];

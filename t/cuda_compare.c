@@ -8,6 +8,9 @@
  *   - CUDA batched (every sequence packed into as few batches as the
  *     capacity allows) vs CUDA alone: the same tolerances;
  *   - CUDA run twice: the largest difference (a diagnostic).
+ * With LLMSPAM_CUDA_INJECT_FAULT=2 (the module's test hook), instead: a
+ * forward, one that faults (illegal address, context lost), and one that
+ * must succeed after the backend's reset with the first one's answer.
  * TAP on stdout. Without a usable GPU (or module), "1..0 # SKIP why" and
  * exit 77. Run by t/cuda-gpu.sh and t/cuda/gpu-check.sh, never alone by
  * make check (it needs a GPU).
@@ -107,6 +110,36 @@ int main(int argc, char **argv)
         return 1;
     }
     tap_diag("cpu: %s", why);
+
+    if (getenv("LLMSPAM_CUDA_INJECT_FAULT")) {
+        /* the recovery test: the module was told to fault in the 2nd forward */
+        int len = max_tokens < 100 ? max_tokens : 100;
+        int32_t *seq = malloc((size_t)len * sizeof *seq);
+        float a[LLAMA_MAX_LABELS], b2[LLAMA_MAX_LABELS], c3[LLAMA_MAX_LABELS];
+        if (!seq) {
+            printf("Bail out! out of memory\n");
+            return 1;
+        }
+        for (int i = 0; i < len; i++)
+            seq[i] = (int32_t)((i * 7919u + 11u) % (unsigned)c->vocab_size);
+        const int32_t *one[1] = {seq};
+        engine_status s1 = forward(gpu, 1, one, &len, a, &err);
+        tap_ok(s1 == ENGINE_OK, "forward 1 succeeds");
+        engine_status s2 = forward(gpu, 1, one, &len, b2, &err);
+        tap_ok(s2 == ENGINE_ERR_BACKEND, "forward 2 (injected illegal address) fails with a backend status: %s",
+               s2 ? err.msg : "it succeeded");
+        engine_status s3 = forward(gpu, 1, one, &len, c3, &err);
+        if (!tap_ok(s3 == ENGINE_OK, "forward 3 succeeds after the reset"))
+            tap_diag("%s", err.msg);
+        double dl, dp;
+        diff(c, a, c3, &dl, &dp);
+        tap_ok(s3 == ENGINE_OK && dl <= 1e-6, "and answers as forward 1 (%.3g)", dl);
+        free(seq);
+        backend_free(gpu);
+        backend_free(cpu);
+        checkpoint_free(ck);
+        return tap_done();
+    }
 
     /* lengths around the 64-row attention tiles, then the longest */
     static const int wanted[] = {1, 2, 3, 15, 17, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257,

@@ -41,5 +41,5 @@ done
 nvcc_v=$(grep '^NVCC = ' "$b/Makefile" | sed 's/^NVCC = //')
 "$nvcc_v" --version | tail -1 >"$stage/NVCC"
 mkdir -p "$out"
-tar -C "$stage" -cJf "$out/bundle.tar.xz" .
+XZ_OPT=${XZ_OPT:--T0} tar -C "$stage" -cJf "$out/bundle.tar.xz" .
 echo "gpu-bundle: $out/bundle.tar.xz ($(du -h "$out/bundle.tar.xz" | cut -f1)): $(ls "$stage/bin" | tr '\n' ' ')+ $(ls "$stage/lib" | wc -l) libraries"

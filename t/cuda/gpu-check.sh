@@ -9,7 +9,8 @@
 #   2. CUDA vs CPU (t/cuda_compare: logits within 2e-2, probabilities within
 #      1e-2, batched as alone) on generated tiny checkpoints reaching every
 #      attention path, and on a generated llama-3.2-1b checkpoint;
-#   3. device=auto picks the GPU;
+#   3. device=auto picks the GPU; a faulting batch fails alone and the
+#      backend recovers (LLMSPAM_CUDA_INJECT_FAULT);
 #   4. `llmspam bench --device cuda`: packed batches of 64 x 512 tokens
 #      (tokens/s, messages/s, fraction of 989 TFLOP/s), one message alone
 #      (median and p99 latency);
@@ -144,6 +145,10 @@ for i in 1 2 3 6; do
     compare "tf32 attention, $(sed -n "${i}p" "$M/list")" "$M/t$i" 300 16 $i 120
 done
 ATTN=
+LLMSPAM_CUDA_INJECT_FAULT=2 timeout 120 "$CMP" "$M/t2" 200 1 1 >"$M/fault.log" 2>&1 </dev/null
+rc=$?
+result $rc "a batch that faults (illegal address) fails alone; the backend resets and the next batch answers"
+[ $rc -eq 0 ] || quote "$M/fault.log" 20
 echo "Congratulations, you won a prize: click here" >"$M/msg"
 "$BIN" classify --model "$M/t1" --json --device auto "$M/msg" >"$M/auto.json" 2>&1
 grep -q '"device":"cuda:0' "$M/auto.json"
