@@ -488,29 +488,33 @@ static int run_daemon(const char *cfgpath, bool foreground)
             break;
         }
     }
-    /* stop accepting; then let messages in flight finish */
-    smfi_stop();
+    /* Stop taking new mail, then let messages in flight finish. libmilter
+     * stops serving sessions once smfi_stop() is called, so that comes
+     * last: first the unix socket goes (new connections are refused and
+     * the MTA applies milter_default_action), and the runtime is retired
+     * (a new MAIL FROM on an open connection is tempfailed). */
+    if (sock.family == SOCKETSPEC_UNIX && unlink(sock.path) < 0 && errno != ENOENT)
+        log_proc(LOG_WARNING, "cannot remove socket %s: %s", sock.path, strerror(errno));
     runtime *cur = runtime_acquire();
     double grace = cur ? runtime_config(cur)->classify_timeout + 5 : 5;
     runtime_release(cur);
-    bool idle = runtime_wait_idle(grace);
+    runtime_retire();
+    bool idle = milter_ended || runtime_wait_idle(grace);
     if (!idle)
         log_proc(LOG_WARNING, "%d message(s) still in flight after %.0f s; the MTA will retry them",
                  runtime_in_flight(), grace);
+    smfi_stop();
     /* libmilter notices smfi_stop() at its next poll (seconds); the
      * listening socket is closed at exit anyway, so do not wait long */
-    if (!milter_ended && idle) {
+    if (!milter_ended) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
         pthread_timedjoin_np(mt, NULL, &until);
     }
-    if (sock.family == SOCKETSPEC_UNIX && unlink(sock.path) < 0 && errno != ENOENT)
-        log_proc(LOG_WARNING, "cannot remove socket %s: %s", sock.path, strerror(errno));
     if (pidfile_remove(pidfile, err, sizeof err) < 0)
         log_proc(LOG_WARNING, "cannot remove pidfile: %s", err);
     if (idle) {
-        runtime_retire();
         log_proc(LOG_NOTICE, "stopped");
     } else {
         log_proc(LOG_NOTICE, "stopped with messages in flight");

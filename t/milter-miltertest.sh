@@ -197,4 +197,27 @@ ok $? "overload: a full queue gave on_overload (tempfail) and nothing was lost"
 ok $? "overload: one log line per message, overloads as reason=overload"
 stopped_clean overload
 
+# ---- SIGTERM with a message in flight: it is finished first -----------------------
+echo "" | conf inflight
+start_milter "$T/inflight.conf" "$T/inflight.log"
+ok $? "inflight: daemon started"
+miltertest -s "$LUA/inflight.lua" -D libdir="$LUA" -D sock="unix:$T/run/inflight.sock" \
+    -D msg="$HAM" -D qid=QFLY -D marker="$T/marker" >"$T/inflight.out" 2>&1 &
+CPID=$!
+PIDS=$CPID
+i=0
+while [ ! -f "$T/marker" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM "$MILTER_PID"
+wait "$CPID"
+ok $? "a message in flight at SIGTERM is answered (classified, accepted)"
+[ $? -eq 0 ] || sed 's/^/#   /' "$T/inflight.out"
+PIDS=
+wait "$MILTER_PID"
+ok $? "inflight: exit status 0 after finishing it"
+MILTER_PID=
+grep -q 'SIGTERM: stopping; 1 message(s) in flight' "$T/inflight.log" && grep -q 'QFLY: action=' "$T/inflight.log"
+ok $? "inflight: shutdown logged with 1 message in flight, then its log line"
+[ ! -e "$T/run/inflight.sock" ] && [ ! -e "$T/run/inflight.pid" ]
+ok $? "inflight: socket and pidfile removed"
+
 done_testing
