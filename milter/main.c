@@ -450,7 +450,9 @@ static int run_daemon(const char *cfgpath, bool foreground)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
+    /* SA_NODEFER: the main thread never blocks these, not even inside the
+     * handler, so the kernel never passes one to libmilter's thread */
+    sa.sa_flags = SA_RESTART | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

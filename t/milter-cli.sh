@@ -188,6 +188,17 @@ i=0
 while ! grep -q 'reloaded:' "$T/h.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 grep -q 'reload: socket changed; it takes effect after a restart' "$T/h.log" && grep -q 'reloaded:' "$T/h.log"
 ok $? "a restart-only key changed on SIGHUP is reported; the rest reloads"
+# a burst of SIGHUPs: every one is a reload, none stops the daemon
+base h > "$T/h.conf"
+n0=$(grep -c 'SIGHUP: reloading' "$T/h.log")
+k=0
+while [ $k -lt 20 ]; do kill -HUP "$MILTER_PID"; sleep 0.05; k=$((k + 1)); done
+i=0
+while [ "$(grep -c 'reloaded:' "$T/h.log")" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 1
+n1=$(grep -c 'SIGHUP: reloading' "$T/h.log")
+kill -0 "$MILTER_PID" && [ -S "$T/run/h.sock" ] && ! grep -q 'libmilter stopped' "$T/h.log" && [ $((n1 - n0)) -ge 1 ]
+ok $? "a burst of 20 SIGHUPs: reloads ($((n1 - n0)) handled), the daemon keeps serving"
 if command -v miltertest >/dev/null 2>&1; then
     miltertest -s "$top_srcdir/t/miltertest/ham.lua" -D libdir="$top_srcdir/t/miltertest" \
         -D sock="unix:$T/run/h.sock" -D msg="$T/b.eml" -D score="$(fmt3 "$S")" -D required=0.500 \
