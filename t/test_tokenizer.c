@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static const char *srcdir(void)
@@ -435,6 +436,30 @@ static void unit_threads(const tokenizer *tok)
     tap_ok(started == 4 && bad == 0, "4 threads on one tokenizer: 3600 encodings, %d differ", bad);
 }
 
+/* Early stopping reads no further than it needs: the text's tail lies on
+ * pages that fault when touched, and the call must still return the
+ * truncated ids (a 64 MB "text" costs what its first page costs). */
+static void unit_early_stop(const tokenizer *tok)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), tail = 64u << 20;
+    char *m = mmap(NULL, page + tail, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        tap_skip("mmap failed");
+        return;
+    }
+    for (size_t i = 0; i < page; i++)
+        m[i] = "Hello world, it's a test!\n"[i % 26];
+    int guarded = mprotect(m + page, tail, PROT_NONE) == 0;
+    int32_t ids[64], want[64];
+    size_t n, nw;
+    engine_err err;
+    tokenizer_encode(tok, m, page, 64, true, want, &nw, &err); /* the first page alone */
+    engine_status st = tokenizer_encode(tok, m, page + tail, 64, true, ids, &n, &err);
+    tap_ok(guarded && st == ENGINE_OK && n == 64 && nw == 64 && !memcmp(ids, want, sizeof ids),
+           "max_tokens 64 on a 64 MB text reads only its start");
+    munmap(m, page + tail);
+}
+
 int main(int argc, char **argv)
 {
     char path[4096];
@@ -460,6 +485,7 @@ int main(int argc, char **argv)
                "load with PCRE2 forced");
         unit_llama(tok, tok_pcre2);
         unit_threads(tok);
+        unit_early_stop(tok);
         unit_load_errors();
         unit_mini();
         snprintf(path, sizeof path, "%s/t/data/tokenizer/edge.tsv", srcdir());
