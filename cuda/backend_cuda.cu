@@ -607,9 +607,13 @@ extern "C" __attribute__((visibility("default"))) int llmspam_cuda_bind(const de
     if (!h || h->version != DEVICE_HOST_API_VERSION || h->sizeof_backend != sizeof(backend) ||
         h->sizeof_backend_batch != sizeof(backend_batch) || h->sizeof_backend_options != sizeof(backend_options) ||
         h->sizeof_llama_config != sizeof(llama_config) || h->sizeof_tensor_view != sizeof(tensor_view)) {
-        if (msg && len)
-            snprintf(msg, len, "module built for host API %d with other engine headers (engine has %d)",
-                     DEVICE_HOST_API_VERSION, h ? h->version : -1);
+        if (msg && len) {
+            if (h && h->version == DEVICE_HOST_API_VERSION)
+                snprintf(msg, len, "module and engine built from different headers (struct sizes differ)");
+            else
+                snprintf(msg, len, "module built for host API %d, the engine offers %d", DEVICE_HOST_API_VERSION,
+                         h ? h->version : -1);
+        }
         return 1;
     }
     host = h;
