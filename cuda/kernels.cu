@@ -123,6 +123,14 @@ __global__ void final_score_kernel(const float *__restrict__ hp, const __nv_bflo
  * tx + 16j (j < HD/16). */
 constexpr int BQ = CUDA_ATTN_BQ, BK = 64, LDS = BK + 1;
 
+/* One block per (tile, head), the heads of a tile next to each other: the
+ * deepest tiles (the host lists them first) start first on every head, and
+ * the query heads sharing a KV head read its keys while they are in L2. */
+dim3 attn_grid(int ntiles, int nh)
+{
+    return dim3((unsigned)ntiles * (unsigned)nh);
+}
+
 template <int HD> constexpr size_t attn_smem()
 {
     return sizeof(float) * ((size_t)BQ * (HD + 1) + (size_t)HD * LDS + (size_t)BK * HD + (size_t)BQ * LDS);
@@ -141,8 +149,8 @@ __global__ void __launch_bounds__(256) attention_tiled(const float *__restrict__
     float *Vs = Kt + HD * LDS;           /* [BK][HD] */
     float *Ps = Vs + BK * HD;            /* [BQ][LDS] probabilities of the tile */
 
-    const attn_tile tile = tiles[blockIdx.x];
-    const int h = blockIdx.y, g = h / (nh / nkv), kvd = nkv * HD;
+    const attn_tile tile = tiles[blockIdx.x / nh]; /* heads vary fastest: see attn_grid */
+    const int h = blockIdx.x % nh, g = h / (nh / nkv), kvd = nkv * HD;
     const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
     const int kend = tile.q0 + tile.nq; /* keys 0 .. kend-1 */
     const float *base = qkv + (size_t)tile.row * ld;
@@ -265,8 +273,8 @@ __global__ void __launch_bounds__(128) attention_generic(const float *__restrict
 {
     constexpr int DJ = GEN_MAXD / 32;
     __shared__ float qs[4][GEN_MAXD];
-    const attn_tile tile = tiles[blockIdx.x];
-    const int h = blockIdx.y, g = h / (nh / nkv), kvd = nkv * hd;
+    const attn_tile tile = tiles[blockIdx.x / nh]; /* heads vary fastest: see attn_grid */
+    const int h = blockIdx.x % nh, g = h / (nh / nkv), kvd = nkv * hd;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const float *base = qkv + (size_t)tile.row * ld;
     for (int r = warp; r < tile.nq; r += 4) {
@@ -353,8 +361,8 @@ __global__ void __launch_bounds__(128) attention_tc(const float *__restrict__ qk
     float *Ss = Vs + BK * LD;      /* [4][16][TC_LDS] per warp: scores, then probabilities */
     float *Os = Ss + 4 * 16 * TC_LDS; /* [BQ][LD] output accumulators */
 
-    const attn_tile tile = tiles[blockIdx.x];
-    const int h = blockIdx.y, g = h / (nh / nkv), kvd = nkv * HD;
+    const attn_tile tile = tiles[blockIdx.x / nh]; /* heads vary fastest: see attn_grid */
+    const int h = blockIdx.x % nh, g = h / (nh / nkv), kvd = nkv * HD;
     const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
     const int kend = tile.q0 + tile.nq;
     const float *base = qkv + (size_t)tile.row * ld;
@@ -455,7 +463,7 @@ template <int HD>
 cudaError_t launch_tc(const float *qkv, int ld, const attn_tile *tiles, int ntiles, int nh, int nkv, float scale,
                       __nv_bfloat16 *out, cudaStream_t stream)
 {
-    dim3 grid((unsigned)ntiles, (unsigned)nh);
+    dim3 grid = attn_grid(ntiles, nh);
     attention_tc<HD><<<grid, 128, attn_tc_smem<HD>(), stream>>>(qkv, ld, tiles, nh, nkv, nh * HD, scale, out);
     return cudaGetLastError();
 }
@@ -487,7 +495,7 @@ template <int HD>
 cudaError_t launch_tiled(const float *qkv, int ld, const attn_tile *tiles, int ntiles, int nh, int nkv,
                          float scale, __nv_bfloat16 *out, cudaStream_t stream)
 {
-    dim3 grid((unsigned)ntiles, (unsigned)nh);
+    dim3 grid = attn_grid(ntiles, nh);
     attention_tiled<HD><<<grid, 256, attn_smem<HD>(), stream>>>(qkv, ld, tiles, nh, nkv, nh * HD, scale, out);
     return cudaGetLastError();
 }
@@ -575,7 +583,7 @@ cudaError_t cuda_attention(const float *qkv, int ld, const attn_tile *tiles, int
     }
     if (hd < 2 || hd > GEN_MAXD)
         return cudaErrorInvalidValue;
-    attention_generic<<<dim3((unsigned)ntiles, (unsigned)nh), 128, 0, stream>>>(qkv, ld, tiles, nh, nkv, hd, nh * hd,
+    attention_generic<<<attn_grid(ntiles, nh), 128, 0, stream>>>(qkv, ld, tiles, nh, nkv, hd, nh * hd,
                                                                                scale, out);
     return cudaGetLastError();
 }
