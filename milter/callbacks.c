@@ -145,8 +145,14 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     msg_reset(s);
     s->in_message = true;
     s->rt = runtime_acquire();
-    if (!s->rt) /* shutting down: let the MTA retry */
+    if (!s->rt) { /* shutting down: let the MTA retry */
+        char from[300];
+        log_sanitize(from, sizeof from, argv && argv[0] ? argv[0] : "");
+        log_msg(LOG_INFO, qid(ctx), "action=tempfail reason=shutdown from=%s ip=%s", from,
+                s->ip[0] ? s->ip : "unknown");
+        s->in_message = false;
         return SMFIS_TEMPFAIL;
+    }
     const milter_config *c = runtime_config(s->rt);
     snprintf(s->from, sizeof s->from, "%s", argv && argv[0] ? argv[0] : "");
     const char *auth = smfi_getsymval(ctx, "{auth_authen}");
