@@ -103,19 +103,21 @@ struct cuda_backend {
     float *logits_h;
 };
 
-/* The metadata block: ids[cap] pos[cap] last_rows[cap] tiles[2*cap]. */
+/* A batch's metadata, packed for one copy of only what it uses:
+ * ids[T] pos[T] last_rows[ns], then (16-byte aligned) its tiles, at most
+ * 2 * cap of them (each sequence has at least one token). */
 struct meta_view {
     int32_t *ids, *pos, *last;
     attn_tile *tiles;
 };
 
-meta_view meta_at(char *base, int cap)
+meta_view meta_at(char *base, int T, int ns)
 {
     meta_view v;
     v.ids = (int32_t *)base;
-    v.pos = v.ids + cap;
-    v.last = v.pos + cap;
-    size_t off = (3 * (size_t)cap * sizeof(int32_t) + 15) & ~(size_t)15;
+    v.pos = v.ids + T;
+    v.last = v.pos + T;
+    size_t off = ((2 * (size_t)T + (size_t)ns) * sizeof(int32_t) + 15) & ~(size_t)15;
     v.tiles = (attn_tile *)(base + off);
     return v;
 }
@@ -469,8 +471,11 @@ engine_status run(cuda_backend *cb, backend_batch *b, engine_err *err)
     cudaStream_t s = cb->stream;
     engine_status st;
 
-    meta_view mh = meta_at(cb->meta_h, cb->cap), md = meta_at(cb->meta_d, cb->cap);
+    for (int q = 0; q < ns; q++)
+        T += b->lens[q];
+    meta_view mh = meta_at(cb->meta_h, T, ns), md = meta_at(cb->meta_d, T, ns);
     int maxlen = 0;
+    T = 0;
     for (int q = 0; q < ns; q++) {
         for (int i = 0; i < b->lens[q]; i++) {
             mh.ids[T + i] = b->ids[q][i];
@@ -495,7 +500,8 @@ engine_status run(cuda_backend *cb, backend_batch *b, engine_err *err)
         mh.tiles[nt + q] = attn_tile{off, b->lens[q] - 1, 1, q};
         off += b->lens[q];
     }
-    CU_TRY(cudaMemcpyAsync(cb->meta_d, cb->meta_h, cb->meta_bytes, cudaMemcpyHostToDevice, s));
+    size_t used = (size_t)((char *)(mh.tiles + nt + ns) - cb->meta_h);
+    CU_TRY(cudaMemcpyAsync(cb->meta_d, cb->meta_h, used, cudaMemcpyHostToDevice, s));
     CU_TRY(cuda_embed(cb->embed, md.ids, T, H, cb->h, s));
 
     for (int l = 0; l < c.num_layers; l++) {
