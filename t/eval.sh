@@ -124,6 +124,14 @@ awk '{ print $2, $3 }' "$tmp/scores2" | sort >"$tmp/s2"
 paste -d ' ' "$tmp/s1" "$tmp/s2" | awk '$1 != $3 { exit 1 } { d = $2 - $4; if (d < 0) d = -d; if (d > 1e-3) exit 1 }'
 ok $? "same labels and scores as the plain files"
 
+# A file in a directory is one message even when it starts with an envelope
+# "From " line and has body lines starting "From " (as the corpus files do).
+mkdir "$tmp/fromdir"
+{ echo "From someone@example.org Thu Jan  1 00:00:00 2004"; echo "Subject: hi"; echo;
+  echo "line one"; echo "From here on, a body line."; } >"$tmp/fromdir/m1"
+"$LLMSPAM" eval --model "$tmp/model" --threads 1 --spam "$tmp/fromdir" --ham "$tmp/ham" --json >"$tmp/j"
+[ "$(jtop n_spam)" = 1 ]; ok $? "a file in a directory starting \"From \" is one message"
+
 # List files relative to --root, as train/ writes dev-spam.txt and dev-ham.txt.
 (cd "$tmp" && ls spam/* >spam.txt && ls ham/* >ham.txt)
 "$LLMSPAM" eval --model "$tmp/model" --threads 1 --root "$tmp" --spam-list "$tmp/spam.txt" \

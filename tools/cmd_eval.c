@@ -54,6 +54,7 @@ static void usage(FILE *out)
             "\n"
             "A PATH is a message file, a directory of message files, a maildir\n"
             "(cur/ and new/) or an mbox (a file whose first line starts \"From \").\n"
+            "Files in a directory or a list are one message each.\n"
             "\n"
             "  --model DIR          the classifier (default: the config's model)\n"
             "  --spam PATH...       spam; the paths up to the next option\n"
@@ -228,7 +229,11 @@ static bool is_mbox(const char *path)
     return yes;
 }
 
-static bool add_path(eval_set *s, const char *path, bool spam)
+/* A PATH of the command line: a directory, a maildir, an mbox or one
+ * message. Only a file named here can be an mbox; files found in a
+ * directory or a list are single messages, even when they begin with an
+ * envelope "From " line (the renderer skips it). */
+static bool add_path(eval_set *s, const char *path, bool spam, bool may_be_mbox)
 {
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -246,7 +251,7 @@ static bool add_path(eval_set *s, const char *path, bool spam)
         errno = EINVAL;
         return false;
     }
-    if (is_mbox(path))
+    if (may_be_mbox && is_mbox(path))
         return add_mbox(s, path, spam);
     return set_push(s, path, spam, NULL, -1, 0) || (errno = ENOMEM, false);
 }
@@ -272,7 +277,7 @@ static bool add_list(eval_set *s, const char *list, const char *root, bool spam)
         if (w < 0 || (size_t)w >= sizeof path) {
             errno = ENAMETOOLONG;
             ok = false;
-        } else if (!add_path(s, path, spam)) {
+        } else if (!add_path(s, path, spam, false)) {
             fprintf(stderr, "llmspam eval: %s: %s: %s\n", list, path, strerror(errno));
             ok = false;
         }
@@ -806,7 +811,7 @@ int cmd_eval(int argc, char **argv)
 
     rc = 1;
     for (size_t k = 0; k < npaths; k++)
-        if (!add_path(&set, paths[k], is_spam[k])) {
+        if (!add_path(&set, paths[k], is_spam[k], true)) {
             fprintf(stderr, "llmspam eval: %s: %s\n", paths[k], strerror(errno));
             goto out;
         }

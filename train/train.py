@@ -199,7 +199,6 @@ def save(args, model, full_config, remap, tokenizer_json):
         if args.lora:
             model = model.merge_and_unload()
         model = model.to(torch.bfloat16)
-        model.config.pad_token_id = model.config.pad_token_id
         model.save_pretrained(args.out)
     else:
         cfg = dict(full_config, **label_kw)
