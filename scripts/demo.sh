@@ -1,18 +1,24 @@
 #!/bin/sh
-# demo.sh: set everything up, build, and run llmspam on a sample.
-# Until the milter and the trained demo model land, this generates a tiny
-# random checkpoint and classifies a sample text with it (the score is
-# meaningless: the weights are random).
+# demo.sh: the README's first command. Set everything up, build, and run
+# llmspam-milter behind a private Postfix on 127.0.0.1: a ham and a spam are
+# sent with swaks, the delivered headers, the reject and the log lines are
+# shown, then everything is stopped again (milter/demo.sh).
+# The model is the shipped demo classifier (models/demo/); where it is
+# missing, a tiny generated checkpoint with random weights stands in, and
+# the demo says so.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
 sh scripts/build.sh release
 b=_build/release
-model=$b/demo-models/tiny
-if [ ! -f "$model/model.safetensors" ]; then
-    "$b/llmspam" mkmodel --preset tiny --labels ham,spam --seed 1 \
-        --tokenizer models/tokenizer/tokenizer.json "$model"
+if [ -f models/demo/model.safetensors ]; then
+    echo "== model: models/demo (the shipped demo classifier)"
+    sh milter/demo.sh "$b" models/demo
+else
+    model=$b/demo-models/tiny
+    [ -f "$model/model.safetensors" ] ||
+        "$b/llmspam" mkmodel --preset tiny --labels ham,spam --seed 1 \
+            --tokenizer models/tokenizer/tokenizer.json "$model" >/dev/null
+    echo "== model: a generated tiny checkpoint with random weights (models/demo/ is missing)"
+    sh milter/demo.sh "$b" "$model" generated
 fi
-echo "== llmspam classify (tiny generated checkpoint, random weights)"
-printf 'Subject: You have WON a FREE prize!!!\n\nClick here to claim your $1,000,000 today.\n' |
-    "$b/llmspam" classify --model "$model" --json -
