@@ -3,14 +3,11 @@
 # engine symbol from its host (the programs export none), carries device
 # code, and links cuBLASLt. SKIP when configure found no nvcc.
 . "$top_srcdir/t/lib/tap.sh"
-# A skipped script prints its SKIP plan and exits 0: the TAP driver counts
-# exit 77 as an error.
-skip_tap() { echo "1..0 # SKIP $1"; exit 0; }
 grep -q '^#define LLMSPAM_CUDA 1' "$top_builddir/config.h" 2>/dev/null ||
-    skip_tap "configure found no nvcc (or --disable-cuda): no CUDA module built"
+    skip_all "configure found no nvcc (or --disable-cuda): no CUDA module built"
 mod="$top_builddir/llmspam-cuda.so"
-command -v nm >/dev/null 2>&1 || skip_tap "no nm"
-command -v objdump >/dev/null 2>&1 || skip_tap "no objdump"
+command -v nm >/dev/null 2>&1 || skip_all "no nm"
+command -v objdump >/dev/null 2>&1 || skip_all "no objdump"
 
 [ -f "$mod" ]; ok $? "llmspam-cuda.so built"
 defs=$(nm -D --defined-only "$mod" 2>/dev/null | awk '$2 == "T" { print $3 }' | sort | tr '\n' ' ')
