@@ -64,6 +64,8 @@ def parse_args(argv=None):
     p.add_argument("--dev-fraction", type=float, default=0.2)
     p.add_argument("--list-root", help="dev lists are relative to this (default: the inputs' common parent)")
     p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--stop-after", type=int, metavar="N",
+                   help="stop after epoch N of the --epochs learning-rate schedule")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=0.01)
@@ -294,6 +296,9 @@ def main(argv=None):
     if args.parity_only:
         n, worst, worst_name = parity(args, dev, rng)
         log("parity: %d dev messages, max |p_transformers - p_llmspam| = %.2e (%s)" % (n, worst, worst_name))
+        with open(os.path.join(args.out, "parity.json"), "w") as f:
+            json.dump({"n": n, "max_abs_diff": worst, "worst": worst_name, "tol": args.parity_tol}, f)
+            f.write("\n")
         sys.exit(0 if worst <= args.parity_tol else "parity FAILED: %.2e > %.2e" % (worst, args.parity_tol))
 
     model, pad, remap = build_model(args, full_config, train)
@@ -343,6 +348,9 @@ def main(argv=None):
         history.append(m)
         log("epoch %d dev: %s (%.0f s)" % (epoch, fmt_metrics(m), time.time() - te))
         save(args, model, full_config, remap, tokenizer_json)  # usable if stopped early
+        if args.stop_after and epoch >= args.stop_after:
+            log("stopping after epoch %d (--stop-after)" % epoch)
+            break
 
     save(args, model, full_config, remap, tokenizer_json)
     train_s = time.time() - t0
