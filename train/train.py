@@ -76,7 +76,7 @@ def parse_args(argv=None):
     p.add_argument("--lora-r", type=int, default=16)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-bf16", dest="bf16", action="store_false",
-                   help="train in fp32 on a CPU (default: bf16 autocast)")
+                   help="no bf16 autocast (default: bf16 autocast on cpu and cuda)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--tokenizer-check", type=int, default=0,
@@ -127,8 +127,10 @@ def collate(batch, pad, remap=None):
 
 
 def autocast(device, enabled=True):
-    """bf16 matmuls on a CPU with avx512_bf16 are much faster; fp32 elsewhere."""
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled and device == "cpu")
+    """bf16 matmuls (fp32 master weights): much faster on GPUs and on CPUs
+    with avx512_bf16."""
+    kind = device.split(":")[0]
+    return torch.autocast(kind, dtype=torch.bfloat16, enabled=enabled and kind in ("cpu", "cuda"))
 
 
 # No attention_mask anywhere: padding is on the right and attention is
@@ -172,6 +174,10 @@ def build_model(args, full_config, train_msgs):
                                               "gate_proj", "up_proj", "down_proj"])
             model = get_peft_model(model, lcfg)
             model.print_trainable_parameters()
+        else:
+            # Full fine-tuning: fp32 master weights (small bf16 updates would
+            # round away); saved in bf16 again.
+            model = model.float()
         return model.to(args.device), pad, None
     # From scratch: a compact vocabulary of the tokens seen in training.
     # Row 0 stands for every unseen token and stays zero, as in the saved
