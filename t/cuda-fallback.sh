@@ -17,7 +17,7 @@ have_mod=0
 grep -q '^#define LLMSPAM_CUDA 1' "$top_builddir/config.h" 2>/dev/null && [ -f "$mod" ] && have_mod=1
 
 classify() { # classify DEVICE -> $tmp/out, $tmp/err, $rc
-    "$LLMSPAM" classify --model "$tmp/m" --threads 1 --json --device "$1" "$tmp/msg" >"$tmp/out" 2>"$tmp/err"
+    "$LLMSPAM" classify --text --model "$tmp/m" --threads 1 --json --device "$1" "$tmp/msg" >"$tmp/out" 2>"$tmp/err"
     rc=$?
 }
 field() { sed -n "s/.*\"$1\":\(\[[^]]*\]\|\"[^\"]*\"\).*/\1/p" "$tmp/out"; }

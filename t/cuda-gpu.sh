@@ -46,7 +46,7 @@ for i in 1 2 3; do
 done
 
 echo "Free money, click now" >"$tmp/msg"
-"$LLMSPAM" classify --model "$tmp/m1" --json --device auto "$tmp/msg" >"$tmp/auto" 2>&1
+"$LLMSPAM" classify --text --model "$tmp/m1" --json --device auto "$tmp/msg" >"$tmp/auto" 2>&1
 grep -q '"device":"cuda:0' "$tmp/auto"; ok $? "device=auto chooses the GPU"
 grep -q '"device":"cuda:0' "$tmp/auto" || diag "$(cat "$tmp/auto")"
 done_testing

@@ -52,7 +52,7 @@ grep -q '"fp":0,' "$tmp/j" && grep -q '"fn":0,' "$tmp/j"; ok $? "no error at tag
 # The pipeline once more by hand: extract's text through classify.
 f=$(ls "$data/spam" | head -n 1)
 "$LLMSPAM" extract "$data/spam/$f" | head -c -1 >"$tmp/text" &&
-    "$LLMSPAM" classify --model "$model" --threads 1 --json "$tmp/text" >"$tmp/c"
+    "$LLMSPAM" classify --text --model "$model" --threads 1 --json "$tmp/text" >"$tmp/c"
 ok $? "extract | classify on $f"
 grep -q '"label":"spam"' "$tmp/c"; ok $? "classify calls it spam"
 done_testing

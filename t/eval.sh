@@ -81,7 +81,7 @@ ok $? "threshold table: FPR within each bound, recall and FPR as recomputed, low
 f=$(ls "$tmp/spam" | head -n 1)
 "$LLMSPAM" extract "$tmp/spam/$f" >"$tmp/text" &&
     head -c -1 "$tmp/text" >"$tmp/text1" &&
-    "$LLMSPAM" classify --model "$tmp/model" --threads 1 --json "$tmp/text1" >"$tmp/c.json"
+    "$LLMSPAM" classify --text --model "$tmp/model" --threads 1 --json "$tmp/text1" >"$tmp/c.json"
 ok $? "extract + classify on one message"
 cs=$(sed 's/.*"score":\([^,}]*\).*/\1/' "$tmp/c.json")
 es=$(awk -v f="$tmp/spam/$f" '$1 == f { print $3 }' "$tmp/scores")

@@ -1,11 +1,13 @@
 /*
- * cmd_classify: "llmspam classify": run the classifier on the text of a
- * file or stdin (or on token ids with --ids) and print the label, the
- * probability of each label, the token count and the time taken.
+ * cmd_classify: "llmspam classify": run the classifier on a message file
+ * or stdin, rendered by mime_render() exactly as the milter renders it (or
+ * on plain text with --text, or token ids with --ids), and print the label,
+ * the probability of each label, the token count and the time taken.
  */
 #include "config.h"
 #include "tools/commands.h"
 #include "engine/classifier.h"
+#include "mime/render.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -19,16 +21,21 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: llmspam classify --model DIR [--json] [--ids] [--max-tokens N]\n"
-            "                        [--threads T] [--device DEV] [FILE|-]\n"
+            "usage: llmspam classify --model DIR [--json] [--text | --ids] [--headers LIST]\n"
+            "                        [--max-tokens N] [--threads T] [--device DEV] [FILE|-]\n"
             "\n"
-            "Classify the text of FILE (or stdin when FILE is - or absent) with the\n"
+            "Classify the message in FILE (or stdin when FILE is - or absent) with the\n"
             "sequence classifier in DIR (config.json, model.safetensors, tokenizer.json).\n"
+            "The message (raw RFC 822, CRLF or LF) is rendered to text exactly as\n"
+            "llmspam-milter and llmspam extract render it (see llmspam.conf(5)).\n"
             "\n"
             "  --model DIR       the checkpoint directory (required)\n"
             "  --json            print {\"label\", \"score\", \"probs\", \"logits\", \"tokens\", \"ms\"}\n"
+            "  --text            the input is already text (e.g. llmspam extract's output):\n"
+            "                    classify it as it is, without MIME rendering\n"
             "  --ids             the input is token ids separated by white space, not text\n"
             "                    (no BOS is added; ids after the pooled token are dropped)\n"
+            "  --headers LIST    headers rendered into the text (default \"Subject,From\")\n"
             "  --max-tokens N    truncate to N tokens, BOS included (default 512)\n"
             "  --threads T       compute threads (default: every core)\n"
             "  --device DEV      cpu (default), auto, cuda or cuda:N; the JSON output names\n"
@@ -112,6 +119,22 @@ static int parse_ids(const char *text, int32_t **ids, size_t *n)
     return -1;
 }
 
+/* Replace the raw message in *text by its rendering (the milter's text). */
+static int render_message(const char *path, const mime_options *mopt, char **text, size_t *len)
+{
+    char *rendered = NULL;
+    size_t rlen = 0;
+    engine_err err;
+    if (mime_render(*text, *len, mopt, &rendered, &rlen, NULL, &err)) {
+        fprintf(stderr, "llmspam classify: %s: %s\n", path, err.msg);
+        return -1;
+    }
+    free(*text);
+    *text = rendered;
+    *len = rlen;
+    return 0;
+}
+
 static void json_string(const char *s)
 {
     putchar('"');
@@ -133,6 +156,8 @@ int cmd_classify(int argc, char **argv)
         {"model", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},
         {"ids", no_argument, NULL, 'i'},
+        {"text", no_argument, NULL, 'T'},
+        {"headers", required_argument, NULL, 'H'},
         {"max-tokens", required_argument, NULL, 'n'},
         {"threads", required_argument, NULL, 't'},
         {"device", required_argument, NULL, 'd'},
@@ -140,18 +165,22 @@ int cmd_classify(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *model = NULL;
-    int json = 0, as_ids = 0;
+    int json = 0, as_ids = 0, as_text = 0;
+    mime_options mopt;
+    mime_options_default(&mopt);
     classifier_options opt;
     classifier_options_init(&opt);
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:jin:t:d:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:jiTH:n:t:d:h", opts, NULL)) != -1) {
         char *end;
         long v;
         switch (ch) {
         case 'm': model = optarg; break;
         case 'j': json = 1; break;
         case 'i': as_ids = 1; break;
+        case 'T': as_text = 1; break;
+        case 'H': mopt.headers = optarg; break;
         case 'n':
             v = strtol(optarg, &end, 10);
             if (*end || v < 1 || v > 131072) {
@@ -173,7 +202,7 @@ int cmd_classify(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (!model || argc - optind > 1) {
+    if (!model || argc - optind > 1 || (as_ids && as_text)) {
         usage(stderr);
         return 2;
     }
@@ -187,6 +216,10 @@ int cmd_classify(int argc, char **argv)
     if (as_ids && parse_ids(text, &ids, &nids)) {
         free(text);
         free(ids);
+        return 1;
+    }
+    if (!as_ids && !as_text && render_message(path, &mopt, &text, &len)) {
+        free(text);
         return 1;
     }
     classifier *c;

@@ -240,7 +240,7 @@ def parity(args, dev, rng):
         for m, r in zip(sample, ref):
             with open(path, "w", encoding="utf-8", newline="") as f:
                 f.write(m.text)
-            p = subprocess.run([args.llmspam, "classify", "--model", args.out, "--json",
+            p = subprocess.run([args.llmspam, "classify", "--text", "--model", args.out, "--json",
                                 "--threads", "1", "--max-tokens", str(args.max_tokens), path],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             if p.returncode != 0:

@@ -12,7 +12,7 @@ score() {
         "$LLMSPAM" extract --max-message-bytes "$3" "$2"
     else
         "$LLMSPAM" extract "$2"
-    fi | head -c -1 | "$LLMSPAM" classify --model "$1" --json --threads 1 |
+    fi | head -c -1 | "$LLMSPAM" classify --text --model "$1" --json --threads 1 |
         sed -n 's/.*"score":\([-0-9.eE+]*\).*/\1/p'
 }
 
