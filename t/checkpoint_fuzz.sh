@@ -1,32 +1,14 @@
 #!/bin/sh
-# checkpoint_fuzz.sh: builds fuzz/fuzz_checkpoint.c with clang's libFuzzer,
-# ASan and UBSan, and fuzzes checkpoint_open() (config.json, safetensors,
-# index.json) for 5 seconds from the committed seeds (fuzz/corpus/checkpoint).
-# Any crash, leak, UB report or broken contract (see the fuzzer's header)
-# fails. Skips where clang or its fuzzer runtime is absent.
+# checkpoint_fuzz.sh: fuzzes checkpoint_open() (config.json, safetensors,
+# index.json; fuzz/fuzz_checkpoint.c) for 5 seconds from the committed seeds
+# (fuzz/corpus/checkpoint). See t/lib/fuzz.sh.
 . "$top_srcdir/t/lib/tap.sh"
-CLANG=${CLANG:-clang}
-command -v "$CLANG" > /dev/null 2>&1 || skip_all "no clang"
-command -v pkg-config > /dev/null 2>&1 || skip_all "no pkg-config"
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' > "$tmp/probe.c"
-"$CLANG" -fsanitize=fuzzer "$tmp/probe.c" -o "$tmp/probe" > /dev/null 2>&1 || skip_all "clang has no libFuzzer runtime"
+. "$top_srcdir/t/lib/fuzz.sh"
+fuzz_setup
 s=$top_srcdir
 # shellcheck disable=SC2046
-"$CLANG" -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$s" -I"$top_builddir" $(pkg-config --cflags libcjson) \
+fuzz_build fuzz_checkpoint $(pkg-config --cflags libcjson) \
     "$s/fuzz/fuzz_checkpoint.c" "$s/engine/checkpoint.c" "$s/engine/safetensors.c" \
-    "$s/engine/llama_config.c" "$s/engine/status.c" \
-    $(pkg-config --libs libcjson) -lm -o "$tmp/fuzz_checkpoint" 2> "$tmp/cc.log"
-ok $? "fuzz_checkpoint builds with -fsanitize=fuzzer,address,undefined"
-sed 's/^/# /' "$tmp/cc.log" | head -20
-mkdir "$tmp/work"
-"$tmp/fuzz_checkpoint" -max_total_time=5 -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
-    -dict="$s/fuzz/checkpoint.dict" -artifact_prefix="$tmp/" "$tmp/work" "$s/fuzz/corpus/checkpoint" \
-    > "$tmp/fuzz.log" 2>&1
-rc=$?
-ok $rc "5 seconds of fuzzing: no crash, leak, UB or broken contract"
-[ $rc -eq 0 ] || tail -40 "$tmp/fuzz.log" | sed 's/^/# /'
-grep -E '^Done [0-9]+ runs' "$tmp/fuzz.log" | sed 's/^/# /'
+    "$s/engine/llama_config.c" "$s/engine/status.c" $(pkg-config --libs libcjson) -lm
+fuzz_run fuzz_checkpoint -max_len=8192 -dict="$s/fuzz/checkpoint.dict" "$s/fuzz/corpus/checkpoint"
 done_testing
