@@ -437,6 +437,11 @@ const char *classifier_device(const classifier *c)
     return c->device;
 }
 
+const char *classifier_warnings(const classifier *c)
+{
+    return checkpoint_warnings(c->ck);
+}
+
 void classifier_hold(classifier *c, bool hold)
 {
     pthread_mutex_lock(&c->mu);

@@ -62,6 +62,10 @@ const llama_config *classifier_config(const classifier *c);
 void classifier_hold(classifier *c, bool hold);
 /* Requests waiting in the queue now. */
 size_t classifier_queued(classifier *c);
+/* What loading the checkpoint warned about (unknown tensors...), "" if
+ * nothing; for the caller to log once. */
+const char *classifier_warnings(const classifier *c);
+
 /* The backend in use, e.g. "cpu" or "cuda:0", and why it was chosen. */
 const char *classifier_device(const classifier *c);
 

@@ -103,6 +103,9 @@ static int check_only(const char *path)
         fprintf(stderr, "%s\n", err);
         bad++;
     } else {
+        const char *warn = classifier_warnings(runtime_classifier(rt));
+        if (warn[0])
+            fprintf(stderr, "%s: warning: %s\n", runtime_config(rt)->model, warn);
         if (!bad)
             printf("%s: OK (model %s on %s)\n", path, runtime_config(rt)->model,
                    classifier_device(runtime_classifier(rt)));
@@ -320,6 +323,14 @@ static void report_ready(void)
     }
 }
 
+/* A checkpoint that loads but carries surprises (unknown tensors) says so once. */
+static void log_model_warnings(runtime *rt)
+{
+    const char *warn = classifier_warnings(runtime_classifier(rt));
+    if (warn[0])
+        log_proc(LOG_WARNING, "model %s: %s", runtime_config(rt)->model, warn);
+}
+
 static void reload(const char *path)
 {
     char *errs = NULL;
@@ -355,6 +366,7 @@ static void reload(const char *path)
     const milter_config *nc = runtime_config(rt);
     log_proc(LOG_NOTICE, "reloaded: config=%s model=%s device=%s threads=%ld", path, nc->model,
              classifier_device(runtime_classifier(rt)), nc->threads);
+    log_model_warnings(rt);
 }
 
 static int run_daemon(const char *cfgpath, bool foreground)
@@ -401,6 +413,7 @@ static int run_daemon(const char *cfgpath, bool foreground)
     log_proc(LOG_NOTICE, "starting %s: config=%s model=%s device=%s threads=%ld max_tokens=%ld mode=%s",
              PACKAGE_VERSION, cfgpath, cfg->model, classifier_device(runtime_classifier(rt)), cfg->threads,
              cfg->max_tokens, milter_mode_name(cfg->mode));
+    log_model_warnings(rt);
     runtime_publish(rt);
 
     /* 3. the socket */

@@ -230,6 +230,8 @@ int cmd_classify(int argc, char **argv)
         free(ids);
         return 1;
     }
+    if (classifier_warnings(c)[0])
+        fprintf(stderr, "llmspam classify: %s: warning: %s\n", model, classifier_warnings(c));
     classify_result r;
     engine_status st = as_ids ? classifier_classify_ids(c, ids, nids, 0, &r, &err)
                               : classifier_classify(c, text, len, 0, &r, &err);
