@@ -44,7 +44,7 @@ void scan_message(const runtime *rt, const char *raw, size_t len, scan_result *o
     char *text = NULL;
     size_t tlen = 0;
     engine_err err = {{0}};
-    engine_status st = mime_render(raw, len, &mo, &text, &tlen, NULL, &err);
+    engine_status st = mime_render(raw, len, &mo, &text, &tlen, &out->render, &err);
     if (st != ENGINE_OK) {
         out->ms = now_ms() - t0;
         fail(rt, out, POLICY_FAIL_ERROR, err.msg[0] ? err.msg : engine_status_name(st));
@@ -107,6 +107,15 @@ void scan_summary(const scan_result *r, const scan_envelope *env, const policy *
         if (r->v.verdict != r->v.action)
             ADD(" verdict=%s mode=%s", policy_action_name(r->v.verdict), milter_mode_name(p ? (int)p->mode : 0));
         ADD(" label=%s score=%.3f tokens=%d", r->label[0] ? r->label : "?", r->score, r->tokens);
+        /* what an admin investigating a verdict wants to know about the text */
+        if (r->render.html_only)
+            ADD(" html_only=yes");
+        if (r->render.truncated)
+            ADD(" text_truncated=yes");
+        if (r->render.depth_exceeded || r->render.parts_exceeded)
+            ADD(" mime_bounds=exceeded");
+        if (r->render.parse_defects)
+            ADD(" mime_defects=%u", r->render.parse_defects);
     }
     if (r->v.action != POLICY_SKIP)
         ADD(" ms=%.0f", r->ms);

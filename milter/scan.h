@@ -19,6 +19,7 @@
 
 #include "engine/llama_config.h"
 #include "milter/headers.h"
+#include "mime/render.h"
 #include "milter/policy.h"
 #include "milter/runtime.h"
 
@@ -34,6 +35,7 @@ typedef struct scan_result {
     bool rewrite_subject;      /* flagged and subject_prefix set */
     char reply[512];           /* "550 5.7.1 text" for reject/tempfail, else "" */
     char detail[256];          /* the error message behind a failure */
+    mime_flags render;         /* what the rendering noticed (logged when notable) */
 } scan_result;
 
 /* The message and where it came from, for the summary line. */
@@ -52,7 +54,9 @@ void scan_message(const runtime *rt, const char *raw, size_t len, scan_result *o
 void scan_skip(scan_result *out, const char *reason);
 
 /* "action=tag label=spam score=0.973 tokens=412 ms=38 size=5120
- * from=<a@b> ip=192.0.2.1" (+ verdict=, reason=, truncated=yes). */
+ * from=<a@b> ip=192.0.2.1" (+ verdict=, reason=, truncated=yes, and
+ * html_only=yes, text_truncated=yes, mime_bounds=exceeded, mime_defects=N
+ * where the rendering noticed them). */
 void scan_summary(const scan_result *r, const scan_envelope *env, const policy *p,
                   char *buf, size_t len);
 

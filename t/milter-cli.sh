@@ -101,6 +101,9 @@ grep -q '^change header: Subject: \[SPAM\] YOU HAVE WON' "$T/t.out"
 ok $? "-t: the Subject rewrite"
 grep -q "^log: TEST: action=tag label=[a-z]* score=$(fmt3 "$S") tokens=[0-9]* ms=[0-9]* size=$(wc -c < "$T/b.eml") " "$T/t.out"
 ok $? "-t: the log line"
+"$MILTER" -t "$top_srcdir/t/data/mime/corpus-html-only-spam.eml" -c "$T/t.conf" 2>&1 |
+    grep -q '^log: TEST: action=[a-z]* label=[a-z]* score=[0-9.]* tokens=[0-9]* html_only=yes '
+ok $? "-t: the log line notes an HTML-only message"
 { printf 'X-Spam-Flag: YES\r\n'; cat "$T/b.eml"; } > "$T/forged.eml"
 "$MILTER" -t "$T/forged.eml" -c "$T/t.conf" 2>&1 | grep -q '^remove header: X-Spam-Flag\[1\]$'
 ok $? "-t: a forged header would be removed"
