@@ -33,8 +33,13 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 chmod 755 "$T"
 mkdir "$T/run" && chmod 1777 "$T/run"
-crlf "$top_srcdir/t/miltertest/msg/a.eml" "$T/ham.eml"
-crlf "$top_srcdir/t/miltertest/msg/b.eml" "$T/spam.eml"
+if [ "$GENERATED" = generated ]; then
+    crlf "$top_srcdir/t/miltertest/msg/a.eml" "$T/ham.eml"
+    crlf "$top_srcdir/t/miltertest/msg/b.eml" "$T/spam.eml"
+else # a trained model: a ham and a spam of the corpus's dev split (t/data/demo/PROVENANCE)
+    crlf "$(ls "$top_srcdir"/t/data/demo/ham/* | head -n 1)" "$T/ham.eml"
+    crlf "$(ls "$top_srcdir"/t/data/demo/spam/* | head -n 1)" "$T/spam.eml"
+fi
 
 if [ "$GENERATED" = generated ]; then
     hs=$(score "$MODEL" "$T/ham.eml")
