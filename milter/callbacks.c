@@ -35,6 +35,7 @@ typedef struct session {
     msgbuf *mb;
     headers_spoof *spoof;
     char *subject;           /* first Subject value */
+    bool subject_lost;       /* strdup of the Subject failed: no rewrite */
     char from[256];
     const char *skip;        /* skip reason or NULL */
     bool in_message;
@@ -54,6 +55,7 @@ static void msg_reset(session *s)
     s->mb = NULL;
     s->spoof = NULL;
     s->subject = NULL;
+    s->subject_lost = false;
     s->rt = NULL;
     s->skip = NULL;
     s->from[0] = '\0';
@@ -183,8 +185,11 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
         log_sanitize(n, sizeof n, name);
         log_msg(LOG_WARNING, qid(ctx), "out of memory noting header %s", n);
     }
-    if (!s->subject && !strcasecmp(name, "Subject"))
+    if (!s->subject && !s->subject_lost && !strcasecmp(name, "Subject")) {
         s->subject = strdup(value);
+        /* without it a rewrite would add a second Subject: skip the rewrite */
+        s->subject_lost = !s->subject;
+    }
     msgbuf_add_header(s->mb, name, value);
     return reply_continue(s, SMFIP_NR_HDR);
 }
@@ -250,7 +255,9 @@ static sfsistat apply(SMFICTX *ctx, session *s, scan_result *r)
         for (size_t i = 0; i < r->headers.n; i++)
             if (smfi_addheader(ctx, r->headers.h[i].name, r->headers.h[i].value) != MI_SUCCESS)
                 log_msg(LOG_WARNING, qid(ctx), "could not add header %s", r->headers.h[i].name);
-        if (r->rewrite_subject) {
+        if (r->rewrite_subject && s->subject_lost) {
+            log_msg(LOG_WARNING, qid(ctx), "out of memory noting the Subject: not rewritten");
+        } else if (r->rewrite_subject) {
             char *subj = headers_subject_rewrite(c->subject_prefix, s->subject);
             if (subj) {
                 int rc = s->subject ? smfi_chgheader(ctx, "Subject", 1, subj)

@@ -190,7 +190,8 @@ static int test_message(const char *cfgpath, const char *msgpath)
     if (r.v.headers) {
         headers_spoof *sp = headers_spoof_new(cfg->header_prefix);
         char *subject = NULL;
-        note_headers(sp, raw, len, &subject);
+        if (sp)
+            note_headers(sp, raw, len, &subject);
         for (size_t i = 0; sp && i < headers_spoof_count(sp); i++) {
             const char *name;
             int idx;

@@ -111,6 +111,11 @@ int main(int argc, char **argv)
         cJSON_Delete(fx);
         return 2;
     }
+    if (cJSON_GetArraySize(cases) < 1) {
+        fprintf(stderr, "parity-check: %s: the reference has no cases\n", argv[2]);
+        cJSON_Delete(fx);
+        return 2;
+    }
     bool regression = !strcmp(jp->valuestring, "regression");
     size_t max_n = 1;
     const cJSON *c;

@@ -233,8 +233,7 @@ static void test_defaults(void)
            "failure policy defaults");
     tap_ok(!strcmp(d->header_prefix, "X-Spam"), "header_prefix default X-Spam");
     milter_config_free(d);
-    milter_config_free(NULL);
-    tap_ok(true, "milter_config_free(NULL) is harmless");
+    milter_config_free(NULL); /* harmless: a crash here fails the program */
 }
 
 static char *slurp(const char *path)

@@ -5,6 +5,7 @@ _tap_failed=0
 ok() { # ok CONDITION-STATUS DESCRIPTION
     _tap_n=$((_tap_n + 1))
     if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2"; else echo "not ok $_tap_n - $2"; _tap_failed=$((_tap_failed + 1)); fi
+    [ "$1" -eq 0 ] # so that "ok $? desc || diagnose" diagnoses
 }
 diag() { printf '# %s\n' "$*"; }
 skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $1"; }
