@@ -16,8 +16,8 @@ for msg in "$dir"/*.eml; do
     rc=$?
     if [ "${MIME_GOLDEN_REGEN:-0}" = 1 ]; then
         cp "$tmp" "$dir/$name.txt"
-    fi
-    if [ $rc -eq 0 ] && cmp -s "$tmp" "$dir/$name.txt"; then
+        skip "$name regenerated, not compared"
+    elif [ $rc -eq 0 ] && cmp -s "$tmp" "$dir/$name.txt"; then
         ok 0 "$name"
     else
         ok 1 "$name (exit $rc)"

@@ -113,8 +113,8 @@ int main(void)
     snprintf(mdir, sizeof mdir, "%s/m", dir);
     char extra[64];
     snprintf(extra, sizeof extra, "--pad-token-id %d", PAD);
-    if (mkmodel(mdir, extra) != 0)
-        tap_skip_all("llmspam mkmodel is unavailable ($LLMSPAM unset or failing)");
+    if (!tap_ok(mkmodel(mdir, extra) == 0, "llmspam mkmodel writes the tiny model"))
+        return tap_done();
 
     classifier_options opt;
     classifier_options_init(&opt);
@@ -269,6 +269,17 @@ int main(void)
         float lp[3 * LLAMA_MAX_LABELS], lx[3 * LLAMA_MAX_LABELS];
         forward *fw = backend_cpu_forward_state(be);
         const kernels *x = kernels_avx512();
+        {
+            backend_batch bs = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lx};
+            engine_status ss = backend_forward(be, &bs, &err);
+            double mdser = 0;
+            int order[3] = {5, 1, 4};
+            for (int q = 0; q < 3; q++)
+                for (int j = 0; j < cfg->num_labels; j++)
+                    mdser = fmax(mdser, fabs(lx[q * cfg->num_labels + j] - serial[order[q]].logits[j]));
+            tap_ok(ss == ENGINE_OK && mdser < 2e-3,
+                   "a packed batch of 3 gives the logits of 3 lone calls (max |dlogit| %.2e)", mdser);
+        }
         if (x) {
             backend_batch b1 = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lx};
             forward_use_kernels(fw, x);
@@ -276,21 +287,13 @@ int main(void)
             backend_batch b2 = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lp};
             forward_use_kernels(fw, kernels_portable());
             engine_status s2 = backend_forward(be, &b2, &err);
-            double md = 0, mdser = 0;
+            double md = 0;
             for (int i = 0; i < 3 * cfg->num_labels; i++)
                 md = fmax(md, fabs(lp[i] - lx[i]));
-            /* and the packed batch against the lone serial calls */
-            int order[3] = {5, 1, 4};
-            for (int q = 0; q < 3; q++)
-                for (int j = 0; j < cfg->num_labels; j++)
-                    mdser = fmax(mdser, fabs(lx[q * cfg->num_labels + j] - serial[order[q]].logits[j]));
             tap_ok(s1 == ENGINE_OK && s2 == ENGINE_OK && md < 2e-3 && b1.flops > 0,
                    "forward pass: portable and avx512 kernels agree (max |dlogit| %.2e)", md);
-            tap_ok(mdser < 2e-3, "a packed batch of 3 gives the logits of 3 lone calls (max |dlogit| %.2e)",
-                   mdser);
         } else {
             tap_skip("no AVX-512 BF16: one kernel path only");
-            tap_skip("no AVX-512 BF16");
         }
         /* cancellation between layers (the scheduler's deadline check) */
         int calls = 0;
