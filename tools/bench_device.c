@@ -48,7 +48,7 @@ static double quantile(const double *v, int n, double q)
     return v[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
-static void bench_device_ids(const llama_config *cfg, long m, long tokens, int32_t *ids)
+void bench_message_ids(const llama_config *cfg, long m, long tokens, int32_t *ids)
 {
     unsigned long long x = 0x9e3779b97f4a7c15ULL ^ ((unsigned long long)(m + 1) * 0xbf58476d1ce4e5b9ULL);
     for (long i = 0; i < tokens; i++) {
@@ -103,7 +103,7 @@ int bench_device(const char *model_dir, const char *device, long tokens, long ba
         return 1;
     }
     for (long m = 0; m < batch; m++) {
-        bench_device_ids(cfg, m, tokens, ids + m * tokens);
+        bench_message_ids(cfg, m, tokens, ids + m * tokens);
         seqs[m] = ids + m * tokens;
         lens[m] = (int)tokens;
     }

@@ -137,17 +137,7 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "llmspam bench: out of memory\n");
         return 1;
     }
-    unsigned long long x = 0x9e3779b97f4a7c15ULL;
-    for (long i = 0; i < tokens; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        ids[i] = (int32_t)(x % (unsigned long long)cfg->vocab_size);
-        if (ids[i] == cfg->pad_token_id)
-            ids[i] = 0;
-    }
-    if (cfg->vocab_size > 128000)
-        ids[0] = 128000; /* <|begin_of_text|> */
+    bench_message_ids(cfg, -1, tokens, ids);
     const int32_t *seqs[1] = {ids};
     int lens[1] = {(int)tokens};
 

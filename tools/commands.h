@@ -7,6 +7,8 @@
 #ifndef LLMSPAM_TOOLS_COMMANDS_H
 #define LLMSPAM_TOOLS_COMMANDS_H
 
+#include <stdint.h>
+
 int cmd_version(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_mkmodel(int argc, char **argv);
@@ -15,6 +17,11 @@ int cmd_bench(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 /* llmspam bench --device: tools/bench_device.c */
+struct llama_config;
+/* The deterministic pseudo-random ids of benchmark message m (m = -1: the
+ * CPU bench's one message), BOS first where the vocabulary has it; pad ids
+ * are avoided so the whole message is pooled over. */
+void bench_message_ids(const struct llama_config *cfg, long m, long tokens, int32_t *ids);
 int bench_device(const char *model_dir, const char *device, long tokens, long batch, long threads,
                  long runs, int json);
 
