@@ -53,6 +53,23 @@ static pthread_mutex_t mod_mu = PTHREAD_MUTEX_INITIALIZER;
 static void *mod_handle;
 static backend_new_fn mod_new;
 static device_host_api mod_host;
+
+device_host_api device_host_api_engine(void)
+{
+    return (device_host_api){
+        .version = DEVICE_HOST_API_VERSION,
+        .sizeof_backend = sizeof(backend),
+        .sizeof_backend_batch = sizeof(backend_batch),
+        .sizeof_backend_options = sizeof(backend_options),
+        .sizeof_llama_config = sizeof(llama_config),
+        .sizeof_tensor_view = sizeof(tensor_view),
+        .checkpoint_config = checkpoint_config,
+        .checkpoint_tensor = checkpoint_tensor,
+        .checkpoint_copy_bf16 = checkpoint_copy_bf16,
+        .checkpoint_release = checkpoint_release,
+        .rope_inv_freq = model_rope_inv_freq,
+    };
+}
 static char mod_path[PATH_MAX];
 
 static void next_to_exe(char *buf, size_t len)
@@ -121,19 +138,7 @@ static engine_status module_load(engine_err *err)
     device_cuda_bind_fn bind;
     /* POSIX: a function pointer may travel through void * (dlsym) */
     memcpy(&bind, &bind_sym, sizeof bind);
-    mod_host = (device_host_api){
-        .version = DEVICE_HOST_API_VERSION,
-        .sizeof_backend = sizeof(backend),
-        .sizeof_backend_batch = sizeof(backend_batch),
-        .sizeof_backend_options = sizeof(backend_options),
-        .sizeof_llama_config = sizeof(llama_config),
-        .sizeof_tensor_view = sizeof(tensor_view),
-        .checkpoint_config = checkpoint_config,
-        .checkpoint_tensor = checkpoint_tensor,
-        .checkpoint_copy_bf16 = checkpoint_copy_bf16,
-        .checkpoint_release = checkpoint_release,
-        .rope_inv_freq = model_rope_inv_freq,
-    };
+    mod_host = device_host_api_engine();
     char msg[256] = "";
     if (bind(&mod_host, msg, sizeof msg)) {
         dlclose(h);

@@ -77,6 +77,10 @@ typedef struct device_host_api {
     void (*rope_inv_freq)(const llama_config *cfg, float *inv_freq);
 } device_host_api;
 
+/* This engine's side of the contract: version, struct sizes and functions
+ * (batch_tokens 0). */
+device_host_api device_host_api_engine(void);
+
 /* The module's exports (looked up with dlsym):
  *   int llmspam_cuda_bind(const device_host_api *host, char *msg, size_t len);
  *       0 when the module accepts host (kept by pointer: it must stay

@@ -48,19 +48,7 @@ int main(void)
     tap_ok(st == ENGINE_ERR_UNSUPPORTED && be == NULL && strstr(err.msg, "before llmspam_cuda_bind"),
            "a backend before bind is refused: %s", err.msg);
 
-    device_host_api api = {
-        .version = DEVICE_HOST_API_VERSION,
-        .sizeof_backend = sizeof(backend),
-        .sizeof_backend_batch = sizeof(backend_batch),
-        .sizeof_backend_options = sizeof(backend_options),
-        .sizeof_llama_config = sizeof(llama_config),
-        .sizeof_tensor_view = sizeof(tensor_view),
-        .checkpoint_config = checkpoint_config,
-        .checkpoint_tensor = checkpoint_tensor,
-        .checkpoint_copy_bf16 = checkpoint_copy_bf16,
-        .checkpoint_release = checkpoint_release,
-        .rope_inv_freq = model_rope_inv_freq,
-    };
+    device_host_api api = device_host_api_engine();
     device_host_api other = api;
     other.version = DEVICE_HOST_API_VERSION + 1;
     char msg[256] = "";
