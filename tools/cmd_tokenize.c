@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "engine/tokenizer.h"
+#include "engine/utf8.h"
 #include "tools/commands.h"
 
 #include <errno.h>
@@ -96,28 +97,9 @@ static int hex4(const char *p, const char *end, unsigned *v)
 
 static int put_cp(jreader *r, unsigned cp)
 {
-    char b[4];
-    size_t n;
-    if (cp < 0x80) {
-        b[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        b[0] = (char)(0xC0 | cp >> 6);
-        b[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (char)(0xE0 | cp >> 12);
-        b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        b[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        b[0] = (char)(0xF0 | cp >> 18);
-        b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        b[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return put(r, b, n);
+    uint8_t b[4];
+    size_t n = utf8_put(cp, b);
+    return put(r, (const char *)b, n);
 }
 
 /* A string at r->p ('"'); decoded into r->buf when keep. Lone surrogates
