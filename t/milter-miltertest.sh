@@ -29,15 +29,7 @@ TOK="$top_srcdir/models/tokenizer/tokenizer.json"
     { echo "Bail out! mkmodel failed"; exit 1; }
 
 # The four messages, CRLF as an MTA passes them; ham = lowest score, spam = highest.
-HAM= SPAM= HS=2 SS=-1
-for m in a b c d; do
-    crlf "$LUA/msg/$m.eml" "$T/$m.eml"
-    s=$(score "$T/model" "$T/$m.eml")
-    [ -n "$s" ] || { echo "Bail out! no score for $m.eml"; exit 1; }
-    diag "score($m.eml) = $s"
-    if awk "BEGIN { exit !($s < $HS) }"; then HS=$s HAM=$T/$m.eml; fi
-    if awk "BEGIN { exit !($s > $SS) }"; then SS=$s SPAM=$T/$m.eml; fi
-done
+pick_ham_spam "$T/model" "$LUA/msg" "$T"
 awk "BEGIN { exit !($SS - $HS > 0.004) }" || skip_all "the generated model scores the messages too alike ($HS, $SS)"
 MID=$(calc "($HS + $SS) / 2")
 HIGH=$(calc "($SS + 1) / 2")

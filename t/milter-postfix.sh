@@ -35,14 +35,7 @@ TOK="$top_srcdir/models/tokenizer/tokenizer.json"
 
 "$LLMSPAM" mkmodel --preset tiny --labels ham,spam --seed 7 --tokenizer "$TOK" "$T/model" >/dev/null ||
     { echo "Bail out! mkmodel failed"; exit 1; }
-HAM= SPAM= HS=2 SS=-1
-for m in a b c d; do
-    crlf "$MSG/$m.eml" "$T/$m.eml"
-    s=$(score "$T/model" "$T/$m.eml")
-    [ -n "$s" ] || { echo "Bail out! no score for $m.eml"; exit 1; }
-    if awk "BEGIN { exit !($s < $HS) }"; then HS=$s HAM=$T/$m.eml; fi
-    if awk "BEGIN { exit !($s > $SS) }"; then SS=$s SPAM=$T/$m.eml; fi
-done
+pick_ham_spam "$T/model" "$MSG" "$T"
 awk "BEGIN { exit !($SS - $HS > 0.004) }" || skip_all "the generated model scores the messages too alike ($HS, $SS)"
 MID=$(calc "($HS + $SS) / 2")
 HAMS=$(fmt3 "$HS") SPAMS=$(fmt3 "$SS")

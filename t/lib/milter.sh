@@ -56,3 +56,19 @@ stop_milter() {
     MILTER_PID=
     return $_rc
 }
+
+# pick_ham_spam MODEL MSGDIR OUTDIR: CRLF copies (as an MTA passes them) of
+# MSGDIR/{a,b,c,d}.eml into OUTDIR, scored with MODEL; sets HAM and SPAM to
+# the lowest and highest scored copies, HS and SS to their scores. A
+# generated model's scores mean nothing, so the roles follow the scores.
+pick_ham_spam() {
+    HAM= SPAM= HS=2 SS=-1
+    for m in a b c d; do
+        crlf "$2/$m.eml" "$3/$m.eml"
+        s=$(score "$1" "$3/$m.eml")
+        [ -n "$s" ] || { echo "Bail out! no score for $m.eml"; exit 1; }
+        diag "score($m.eml) = $s"
+        if awk "BEGIN { exit !($s < $HS) }"; then HS=$s HAM=$3/$m.eml; fi
+        if awk "BEGIN { exit !($s > $SS) }"; then SS=$s SPAM=$3/$m.eml; fi
+    done
+}
