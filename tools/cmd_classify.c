@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "tools/commands.h"
+#include "tools/readfile.h"
 #include "engine/classifier.h"
 #include "mime/render.h"
 
@@ -44,47 +45,6 @@ static void usage(FILE *out)
             "\n"
             "score is the probability of the label named \"spam\" (the last label when\n"
             "there is none; the raw value for a regression model).\n");
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        fprintf(stderr, "llmspam classify: %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        if (n == cap) {
-            if (cap >= INPUT_MAX)
-                break;
-            char *nb = realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    if (ferror(f)) {
-        fprintf(stderr, "llmspam classify: %s: read error\n", path);
-        free(buf);
-        buf = NULL;
-    }
-    if (f != stdin)
-        fclose(f);
-    if (!buf)
-        return NULL;
-    buf[n] = '\0';
-    *len = n;
-    return buf;
 }
 
 static int parse_ids(const char *text, int32_t **ids, size_t *n)
@@ -208,9 +168,11 @@ int cmd_classify(int argc, char **argv)
     }
     const char *path = optind < argc ? argv[optind] : "-";
     size_t len = 0;
-    char *text = read_all(path, &len);
-    if (!text)
+    char *text = tools_read_file(path, true, INPUT_MAX, &len);
+    if (!text) {
+        fprintf(stderr, "llmspam classify: %s: %s\n", path, strerror(errno));
         return 1;
+    }
     int32_t *ids = NULL;
     size_t nids = 0;
     if (as_ids && parse_ids(text, &ids, &nids)) {

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "tools/commands.h"
+#include "tools/readfile.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -114,44 +115,10 @@ static void emit(struct extract *x, const char *name, const char *raw, size_t le
     free(text);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return NULL;
-    size_t alloc = 65536, n = 0;
-    char *buf = malloc(alloc);
-    while (buf) {
-        size_t r = fread(buf + n, 1, alloc - n, f);
-        n += r;
-        if (n < alloc) {
-            if (ferror(f)) {
-                free(buf);
-                buf = NULL;
-            }
-            break;
-        }
-        char *b = realloc(buf, alloc * 2);
-        if (!b) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = b;
-        alloc *= 2;
-    }
-    int e = errno;
-    if (f != stdin)
-        fclose(f);
-    errno = e;
-    *len = n;
-    return buf;
-}
-
 static void do_file(struct extract *x, const char *path)
 {
     size_t len;
-    char *raw = slurp(path, &len);
+    char *raw = tools_read_file(path, true, 0, &len);
     if (!raw) {
         fprintf(stderr, "llmspam extract: %s: %s\n", path, strerror(errno));
         x->failures++;
@@ -166,7 +133,7 @@ static void do_file(struct extract *x, const char *path)
 static void do_mbox(struct extract *x, const char *path)
 {
     size_t len;
-    char *raw = slurp(path, &len);
+    char *raw = tools_read_file(path, true, 0, &len);
     if (!raw) {
         fprintf(stderr, "llmspam extract: %s: %s\n", path, strerror(errno));
         x->failures++;

@@ -11,6 +11,7 @@
 #include "engine/tokenizer.h"
 #include "engine/utf8.h"
 #include "tools/commands.h"
+#include "tools/readfile.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -272,36 +273,6 @@ static int parse_line(jreader *r, const char *line, size_t n)
 
 /* ---------------------------------------------------------------- command */
 
-/* The whole file, or NULL with errno set. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0, got;
-    char *b = malloc(cap);
-    while (b && (got = fread(b + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = realloc(b, cap *= 2);
-            if (!nb)
-                free(b);
-            b = nb;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (b && bad) {
-        free(b);
-        errno = EIO;
-        return NULL;
-    }
-    if (!b)
-        errno = ENOMEM;
-    *len = n;
-    return b;
-}
-
 static double clock_s(clockid_t id)
 {
     struct timespec ts;
@@ -382,7 +353,7 @@ int cmd_tokenize(int argc, char **argv)
         if (fi < argc) { /* a file's bytes are the text */
             snprintf(where, sizeof where, "%s", argv[fi]);
             size_t got;
-            char *data = slurp(argv[fi++], &got);
+            char *data = tools_read_file(argv[fi++], false, 0, &got);
             if (!data) {
                 fprintf(stderr, "llmspam tokenize: %s: %s\n", where, strerror(errno));
                 rc = 1;
