@@ -6,7 +6,7 @@
  */
 #include "config.h"
 #include "tools/commands.h"
-#include "tools/readfile.h"
+#include "tools/files.h"
 #include "engine/classifier.h"
 #include "mime/render.h"
 

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 #include "tools/commands.h"
+#include "tools/files.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -130,51 +131,17 @@ static void set_free(eval_set *s)
     free(s->v);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The regular files of dir, sorted by name. false: dir unreadable. */
 static bool add_dir(eval_set *s, const char *dir, bool spam)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    char **paths;
+    size_t n;
+    if (!tools_dir_files(dir, &paths, &n))
         return false;
-    char **names = NULL;
-    size_t n = 0, cap = 0;
     bool ok = true;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 256;
-            char **nn = realloc(names, cap * sizeof *names);
-            if (!nn) {
-                ok = false;
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n] = strdup(e->d_name))) {
-            ok = false;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        char path[8192];
-        struct stat sb;
-        int w = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (ok && w > 0 && (size_t)w < sizeof path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
-            ok = set_push(s, path, spam, NULL, -1, 0);
-        free(names[i]);
-    }
-    free(names);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = set_push(s, paths[i], spam, NULL, -1, 0);
+    tools_dir_files_free(paths, n);
     if (!ok)
         errno = ENOMEM;
     return ok;

@@ -6,7 +6,7 @@
  */
 #include "config.h"
 #include "tools/commands.h"
-#include "tools/readfile.h"
+#include "tools/files.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -161,46 +161,16 @@ static void do_mbox(struct extract *x, const char *path)
     free(raw);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The regular files of dir, sorted by name, each rendered. */
 static bool do_dir(struct extract *x, const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    char **paths;
+    size_t n;
+    if (!tools_dir_files(dir, &paths, &n))
         return false;
-    char **names = NULL;
-    size_t n = 0, alloc = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n == alloc) {
-            alloc = alloc ? alloc * 2 : 256;
-            char **nn = realloc(names, alloc * sizeof *names);
-            if (!nn)
-                break;
-            names = nn;
-        }
-        names[n] = strdup(e->d_name);
-        if (names[n])
-            n++;
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        char path[8192];
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
-            do_file(x, path);
-        free(names[i]);
-    }
-    free(names);
+    for (size_t i = 0; i < n; i++)
+        do_file(x, paths[i]);
+    tools_dir_files_free(paths, n);
     return true;
 }
 

@@ -11,7 +11,7 @@
 #include "engine/tokenizer.h"
 #include "engine/utf8.h"
 #include "tools/commands.h"
-#include "tools/readfile.h"
+#include "tools/files.h"
 
 #include <errno.h>
 #include <getopt.h>
