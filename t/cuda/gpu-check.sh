@@ -83,18 +83,19 @@ budget() {
 }
 # record RC NAME DESC: 0 PASS, 77 SKIP, 124/137 FAIL (timed out), else FAIL.
 record() {
-    rc=$1 name=$2 desc=$3
-    secs=$(($(date +%s) - ${STEP_T0:-$(date +%s)}))
-    case $rc in
-    0) st=pass passes=$((passes + 1)); say "PASS  $desc" ;;
-    77) st=skip skips=$((skips + 1)); say "SKIP  $desc" ;;
-    124 | 137) st=fail fails=$((fails + 1)); desc="$desc (timed out after ${LIM}s)"; say "FAIL  $desc" ;;
-    *) st=fail fails=$((fails + 1)); say "FAIL  $desc (exit $rc)" ;;
+    # sh has no locals: names of their own, so callers' variables survive
+    r_rc=$1 r_name=$2 r_desc=$3
+    r_secs=$(($(date +%s) - ${STEP_T0:-$(date +%s)}))
+    case $r_rc in
+    0) r_st=pass passes=$((passes + 1)); say "PASS  $r_desc" ;;
+    77) r_st=skip skips=$((skips + 1)); say "SKIP  $r_desc" ;;
+    124 | 137) r_st=fail fails=$((fails + 1)); r_desc="$r_desc (timed out after ${LIM}s)"; say "FAIL  $r_desc" ;;
+    *) r_st=fail fails=$((fails + 1)); r_desc="$r_desc (exit $r_rc)"; say "FAIL  $r_desc" ;;
     esac
-    printf '{"step":%s,"status":"%s","seconds":%s,"limit_s":%s,"detail":%s}\n' "$(jstr "$name")" "$st" \
-        "$secs" "${LIM:-0}" "$(jstr "$desc")" >>"$W/steps.jsonl"
+    printf '{"step":%s,"status":"%s","seconds":%s,"limit_s":%s,"detail":%s}\n' "$(jstr "$r_name")" "$r_st" \
+        "$r_secs" "${LIM:-0}" "$(jstr "$r_desc")" >>"$W/steps.jsonl"
     STEP_T0=
-    LAST=$st
+    LAST=$r_st
 }
 # skip NAME WHY: a step that cannot run here.
 skip() { STEP_T0=$(date +%s) LIM=0; record 77 "$1" "$1: $2"; }
@@ -139,7 +140,11 @@ if [ -z "${GPU_CHECK_USE_BUNDLE:-}" ] && command -v autoreconf >/dev/null 2>&1 &
         fi
     fi
 else
-    say "this machine cannot build llmspam (no autotools or no -dev packages); using the bundle"
+    if [ -n "${GPU_CHECK_USE_BUNDLE:-}" ]; then
+        say "GPU_CHECK_USE_BUNDLE set: using the bundle"
+    else
+        say "this machine cannot build llmspam (no autotools or no -dev packages); using the bundle"
+    fi
 fi
 if [ $built = no ]; then
     if [ ! -f "$src/.gpu-bundle/bundle.tar.xz" ]; then
@@ -197,29 +202,29 @@ M=/tmp/llmspam-gpu-models
 rm -rf "$M" && mkdir -p "$M"
 tok="$src/models/tokenizer/tokenizer.json"
 mk() { # mk NAME LIMIT ARGS...: a generated checkpoint in $M/NAME
-    name=$1 lim=$2; shift 2
-    budget "mkmodel-$name" "$lim" || return 1
-    timeout -k 5 "$LIM" "$BIN" mkmodel --tokenizer "$tok" "$@" "$M/$name" >"$W/mk-$name.log" 2>&1 </dev/null
-    rc=$?
-    record $rc "mkmodel-$name" "mkmodel $name: $*"
-    [ $rc -eq 0 ]
+    mk_name=$1 mk_lim=$2; shift 2
+    budget "mkmodel-$mk_name" "$mk_lim" || return 1
+    timeout -k 5 "$LIM" "$BIN" mkmodel --tokenizer "$tok" "$@" "$M/$mk_name" >"$W/mk-$mk_name.log" 2>&1 </dev/null
+    mk_rc=$?
+    record $mk_rc "mkmodel-$mk_name" "mkmodel $mk_name: $*"
+    [ $mk_rc -eq 0 ]
 }
 compare() { # compare NAME DESC DIR MAXTOK NSEQ SEED LIMIT [ATTN]: cuda_compare, figures to compare.jsonl
-    name=$1 desc=$2 dir=$3 attn=${8:-}
-    budget "$name" "$7" || return 0
-    log="$W/$name.log"
-    LLMSPAM_CUDA_ATTENTION=$attn timeout -k 5 "$LIM" "$CMP" "$dir" "$4" "$5" "$6" >"$log" 2>&1 </dev/null
-    rc=$?
-    nok=$(grep -c '^ok' "$log") nbad=$(grep -c '^not ok' "$log")
-    if [ $rc -eq 77 ]; then
-        record 77 "$name" "cuda vs cpu: $desc: $(sed -n 's/^1\.\.0 # SKIP //p' "$log" | head -1)"
+    c_name=$1 c_desc=$2 c_attn=${8:-}
+    budget "$c_name" "$7" || return 0
+    c_log="$W/$c_name.log"
+    LLMSPAM_CUDA_ATTENTION=$c_attn timeout -k 5 "$LIM" "$CMP" "$3" "$4" "$5" "$6" >"$c_log" 2>&1 </dev/null
+    c_rc=$?
+    c_ok=$(grep -c '^ok' "$c_log") c_bad=$(grep -c '^not ok' "$c_log")
+    if [ $c_rc -eq 77 ]; then
+        record 77 "$c_name" "cuda vs cpu: $c_desc: $(sed -n 's/^1\.\.0 # SKIP //p' "$c_log" | head -1)"
     else
-        record $rc "$name" "cuda vs cpu: $desc ($nok checks passed, $nbad failed)"
+        record $c_rc "$c_name" "cuda vs cpu: $c_desc ($c_ok checks passed, $c_bad failed)"
     fi
-    grep '^# cuda' "$log" | tee -a "$R"
-    [ $rc -eq 0 ] || [ $rc -eq 77 ] || { grep -v '^ok' "$log" >"$W/$name.bad"; quote "$W/$name.bad" 30; }
+    grep '^# cuda' "$c_log" | tee -a "$R"
+    [ $c_rc -eq 0 ] || [ $c_rc -eq 77 ] || { grep -v '^ok' "$c_log" >"$W/$c_name.bad"; quote "$W/$c_name.bad" 30; }
     printf '{"check":%s,"model":%s,"attention":"%s","status":"%s","checks_passed":%s,"checks_failed":%s,"figures":%s}\n' \
-        "$(jstr "$name")" "$(jstr "$desc")" "${attn:-fp32}" "$LAST" "$nok" "$nbad" "$(cmpjson "$log")" >>"$W/compare.jsonl"
+        "$(jstr "$c_name")" "$(jstr "$c_desc")" "${c_attn:-fp32}" "$LAST" "$c_ok" "$c_bad" "$(cmpjson "$c_log")" >>"$W/compare.jsonl"
 }
 section "CUDA vs CPU, tiny checkpoints"
 i=0
@@ -303,11 +308,11 @@ sanitize() { # sanitize NAME TOOL DIR MAXTOK NSEQ SEED LIMIT [ATTN]
     budget "$1" "$7" || return 0
     LLMSPAM_CUDA_ATTENTION=${8:-} timeout -k 5 "$LIM" compute-sanitizer --tool "$2" --error-exitcode 9 --print-limit 20 \
         "$CMP" "$3" "$4" "$5" "$6" >"$W/$1.log" 2>&1 </dev/null
-    rc=$?
-    errs=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$W/$1.log" | tail -1)
-    record $rc "$1" "$2 clean on ${3##*/}${8:+ ($8 attention)}: ${errs:-?} errors, $(grep -c '^ok' "$W/$1.log") checks ran under it"
+    s_rc=$?
+    s_errs=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$W/$1.log" | tail -1)
+    record $s_rc "$1" "$2 clean on ${3##*/}${8:+ ($8 attention)}: ${s_errs:-?} errors, $(grep -c '^ok' "$W/$1.log") checks ran under it"
     tail -3 "$W/$1.log" | tee -a "$R"
-    SAN="$SAN${SAN:+,}{\"check\":$(jstr "$1"),\"tool\":\"$2\",\"status\":\"$LAST\",\"errors\":$(jnum "$errs")}"
+    SAN="$SAN${SAN:+,}{\"check\":$(jstr "$1"),\"tool\":\"$2\",\"status\":\"$LAST\",\"errors\":$(jnum "$s_errs")}"
 }
 if ! command -v compute-sanitizer >/dev/null 2>&1; then
     skip memcheck "compute-sanitizer not on this machine"
