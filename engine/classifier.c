@@ -271,8 +271,8 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
     if (opt.batch_tokens > (1u << 20))
         return engine_fail(err, ENGINE_ERR_ARG, "classifier: batch_tokens %zu out of range 0..%u",
                            opt.batch_tokens, 1u << 20);
-    if (!(opt.batch_wait_ms >= 0 && opt.batch_wait_ms <= 1000))
-        return engine_fail(err, ENGINE_ERR_ARG, "classifier: batch_wait_ms %g out of range 0..1000",
+    if (!(opt.batch_wait_ms >= 0 && opt.batch_wait_ms <= 60000))
+        return engine_fail(err, ENGINE_ERR_ARG, "classifier: batch_wait_ms %g out of range 0..60000",
                            opt.batch_wait_ms);
     const char *dev = opt.device ? opt.device : "cpu";
     device_spec spec;

@@ -41,7 +41,7 @@ typedef struct classifier_options {
                            * least max_tokens; CPU: max_tokens); at most 2^20.
                            * Also sizes the CUDA backend's buffers. */
     double batch_wait_ms; /* longest hold of a batch with room for an announced
-                           * request, 0 .. 1000; 0 = never hold; 1 by default */
+                           * request, 0 .. 60000; 0 = never hold; 1 by default */
 } classifier_options;
 
 /* The scheduler's counters since classifier_new() (classifier_get_stats()). */
