@@ -1,11 +1,13 @@
 /*
  * kernels_avx512: the AVX-512 (F, BW, VL, BF16) twins of the portable
- * kernels in kernels.c. This file alone is compiled with the AVX-512 flags
- * (engine/libkernels_avx512.a); kernels_avx512() only hands the table out
- * when the CPU supports them. Tails use masked loads, so any n works.
+ * kernels in kernels_portable.c. This file alone is compiled with the
+ * AVX-512 flags (engine/libkernels_avx512.a); kernels_select.c only hands
+ * the table out when the CPU (and LLMSPAM_CPU_ISA) allow them. Tails use
+ * masked loads and stores, so any n and any head dim work.
  */
 #include "config.h"
 #include "engine/kernels.h"
+#include "engine/kernels_tables.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -208,8 +210,9 @@ static void scores8(const attention_block *a, int r0, int nr, int nkeys)
     }
 }
 
-/* out[r] = sum_j p[r][j] v[j] / sum[r] for 4 rows and 64 columns at d0;
- * p is zero past each row's length, so all rows run to nkeys. */
+/* out[r] = sum_j p[r][j] v[j] / sum[r] for 4 rows and 64 columns at d0
+ * (fewer at the end of the head, the last 16 masked); p is zero past each
+ * row's length, so all rows run to nkeys. */
 static void pv4(const attention_block *a, int r0, int nr, int nkeys, int d0, const float *inv)
 {
     __m512 acc[4][4];
@@ -218,7 +221,8 @@ static void pv4(const attention_block *a, int r0, int nr, int nkeys, int d0, con
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
             acc[r][c] = _mm512_setzero_ps();
-    int nc = (a->hd - d0) >= 64 ? 4 : (a->hd - d0) / 16;
+    int left = a->hd - d0, nc = left >= 64 ? 4 : (left + 15) / 16;
+    __mmask16 last = tail(left - 16 * (nc - 1));
     const float *p[4];
     for (int r = 0; r < 4; r++)
         p[r] = a->s + (size_t)(r0 + (r < nr ? r : 0)) * a->ldk;
@@ -240,7 +244,7 @@ static void pv4(const attention_block *a, int r0, int nr, int nkeys, int d0, con
         for (int j = 0; j < nkeys; j++) {
             const float *v = a->v + (size_t)j * a->hd + d0;
             for (int c = 0; c < nc; c++) {
-                __m512 vc = _mm512_loadu_ps(v + 16 * c);
+                __m512 vc = _mm512_maskz_loadu_ps(c == nc - 1 ? last : 0xffff, v + 16 * c);
                 for (int r = 0; r < 4; r++)
                     acc[r][c] = _mm512_fmadd_ps(_mm512_set1_ps(p[r][j]), vc, acc[r][c]);
             }
@@ -256,17 +260,13 @@ static void pv4(const attention_block *a, int r0, int nr, int nkeys, int d0, con
             if (c >= nc)
                 break;
             store_bf16(a->out + (size_t)(r0 + r) * a->ldo + d0 + 16 * c,
-                       _mm512_mul_ps(acc[r][c], iv), 0xffff);
+                       _mm512_mul_ps(acc[r][c], iv), c == nc - 1 ? last : 0xffff);
         }
     }
 }
 
 static void a_attention(const attention_block *a)
 {
-    if (a->hd % 16 != 0) {
-        kernels_portable()->attention(a);
-        return;
-    }
     int nkeys = a->q0 + a->nq;
     int nk16 = (nkeys + 15) & ~15;
     for (int r0 = 0; r0 < a->nq; r0 += 8)
@@ -305,6 +305,6 @@ const kernels *kernels_avx512_table(void)
 #else
 const kernels *kernels_avx512_table(void)
 {
-    return kernels_portable();
+    return NULL;
 }
 #endif
