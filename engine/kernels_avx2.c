@@ -285,9 +285,9 @@ static void v_softmax(float *x, int n)
  * Attention. Scores: S[r][j] = scale * q[r] . k[j] in tiles of NR rows by
  * NC x 8 keys (NR * NC accumulators, one FMA chain each, enough to hide
  * the FMA latency), q[r][d] broadcast and k read along d from kt. Keys run
- * to nkeys rounded up to 16, which ldk allows; the extra scores are never
- * read. Then each row's softmax in place (zero past its own length), then
- * out = P V in tiles of NR rows by 16 columns.
+ * to the tile's last key rounded up to 16, which ldk allows; the extra
+ * scores are never read. Then each row's softmax in place (zero past its
+ * own length), then out = P V in tiles of NR rows by 16 columns.
  */
 #define ATT_ROWS 6
 
@@ -299,16 +299,20 @@ INLINE void score_tile(const attention_block *a, int r0, const int NR, const int
 #pragma GCC unroll 4
         for (int c = 0; c < NC; c++)
             acc[r][c] = _mm256_setzero_ps();
-    const float *q = a->q + (size_t)r0 * a->ldq, *kt = a->kt + j;
-    for (int d = 0; d < a->hd; d++) {
-        const float *k = kt + (size_t)d * a->ldk;
+    const float *q[ATT_ROWS];
+#pragma GCC unroll 6
+    for (int r = 0; r < NR; r++)
+        q[r] = a->q + (size_t)(r0 + r) * a->ldq;
+    const float *k = a->kt + j;
+    const size_t ldk = (size_t)a->ldk;
+    for (int d = 0; d < a->hd; d++, k += ldk) {
         __m256 kv[4];
 #pragma GCC unroll 4
         for (int c = 0; c < NC; c++)
             kv[c] = _mm256_loadu_ps(k + 8 * c);
 #pragma GCC unroll 6
         for (int r = 0; r < NR; r++) {
-            __m256 qv = _mm256_broadcast_ss(q + (size_t)r * a->ldq + d);
+            __m256 qv = _mm256_broadcast_ss(q[r] + d);
 #pragma GCC unroll 4
             for (int c = 0; c < NC; c++)
                 acc[r][c] = _mm256_fmadd_ps(qv, kv[c], acc[r][c]);
@@ -319,7 +323,7 @@ INLINE void score_tile(const attention_block *a, int r0, const int NR, const int
     for (int r = 0; r < NR; r++)
 #pragma GCC unroll 4
         for (int c = 0; c < NC; c++)
-            _mm256_storeu_ps(a->s + (size_t)(r0 + r) * a->ldk + j + 8 * c, _mm256_mul_ps(acc[r][c], sc));
+            _mm256_storeu_ps(a->s + (size_t)(r0 + r) * ldk + j + 8 * c, _mm256_mul_ps(acc[r][c], sc));
 }
 
 INLINE void score_rows(const attention_block *a, int r0, const int NR, int nk16)
@@ -332,8 +336,21 @@ INLINE void score_rows(const attention_block *a, int r0, const int NR, int nk16)
         score_tile(a, r0, NR, 2, j);
 }
 
+/* The end of a P V tile: o[r][c] * inv[r] to bf16. Out of line, so that
+ * its constants do not take registers from the tile's loop. */
+static __attribute__((noinline)) void pv_store(const attention_block *a, int r0, int nr, int ncol, int d0,
+                                               const float (*o)[16], const float *inv)
+{
+    for (int r = 0; r < nr; r++) {
+        __m256 iv = _mm256_set1_ps(inv[r]);
+        uint16_t *out = a->out + (size_t)(r0 + r) * a->ldo + d0;
+        for (int c = 0; c < ncol; c += 8)
+            store_bf16(out + c, _mm256_mul_ps(_mm256_loadu_ps(o[r] + c), iv));
+    }
+}
+
 /* out[r][d0 .. d0 + 8*NC) for NR rows; p is zero past each row's length,
- * so every row runs to nkeys. */
+ * so every row runs to nkeys, the tile's last row's. */
 INLINE void pv_tile(const attention_block *a, int r0, const int NR, const int NC, int nkeys, int d0,
                     const float *inv)
 {
@@ -343,28 +360,32 @@ INLINE void pv_tile(const attention_block *a, int r0, const int NR, const int NC
 #pragma GCC unroll 2
         for (int c = 0; c < NC; c++)
             acc[r][c] = _mm256_setzero_ps();
-    const float *p = a->s + (size_t)r0 * a->ldk;
+    const float *p[ATT_ROWS];
+#pragma GCC unroll 6
+    for (int r = 0; r < NR; r++)
+        p[r] = a->s + (size_t)(r0 + r) * a->ldk;
     const float *v = a->v + d0;
-    for (int j = 0; j < nkeys; j++) {
+    const size_t hd = (size_t)a->hd;
+    for (int j = 0; j < nkeys; j++, v += hd) {
         __m256 vv[2];
 #pragma GCC unroll 2
         for (int c = 0; c < NC; c++)
-            vv[c] = _mm256_loadu_ps(v + (size_t)j * a->hd + 8 * c);
+            vv[c] = _mm256_loadu_ps(v + 8 * c);
 #pragma GCC unroll 6
         for (int r = 0; r < NR; r++) {
-            __m256 pr = _mm256_broadcast_ss(p + (size_t)r * a->ldk + j);
+            __m256 pr = _mm256_broadcast_ss(p[r] + j);
 #pragma GCC unroll 2
             for (int c = 0; c < NC; c++)
                 acc[r][c] = _mm256_fmadd_ps(pr, vv[c], acc[r][c]);
         }
     }
+    float o[ATT_ROWS][16];
 #pragma GCC unroll 6
-    for (int r = 0; r < NR; r++) {
-        __m256 iv = _mm256_set1_ps(inv[r]);
+    for (int r = 0; r < NR; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < NC; c++)
-            store_bf16(a->out + (size_t)(r0 + r) * a->ldo + d0 + 8 * c, _mm256_mul_ps(acc[r][c], iv));
-    }
+            _mm256_storeu_ps(o[r] + 8 * c, acc[r][c]);
+    pv_store(a, r0, NR, 8 * NC, d0, (const float (*)[16])o, inv);
 }
 
 /* Columns past the last multiple of 8 (head dims such as 12), in C. */
@@ -393,11 +414,12 @@ INLINE void pv_rows(const attention_block *a, int r0, const int NR, int nkeys, c
 static void v_attention(const attention_block *a)
 {
     int nkeys = a->q0 + a->nq;
-    int nk16 = (nkeys + 15) & ~15;
-    /* rows in near-equal tiles of at most ATT_ROWS (16 = 5 + 5 + 6) */
+    /* rows in near-equal tiles of at most ATT_ROWS (16 = 5 + 5 + 6); a
+     * tile's keys end with its last row's (rounded up to 16 for scores) */
     int ntiles = (a->nq + ATT_ROWS - 1) / ATT_ROWS;
     for (int t = 0, r0 = 0; t < ntiles; t++) {
         int nr = (a->nq - r0) / (ntiles - t);
+        int nk16 = (a->q0 + r0 + nr + 15) & ~15;
         switch (nr) { /* NR a constant: each tile size its own unrolled loop */
         case 1: score_rows(a, r0, 1, nk16); break;
         case 2: score_rows(a, r0, 2, nk16); break;
@@ -418,14 +440,14 @@ static void v_attention(const attention_block *a)
         inv[r] = 1.0f / sum;
     }
     for (int t = 0, r0 = 0; t < ntiles; t++) {
-        int nr = (a->nq - r0) / (ntiles - t);
+        int nr = (a->nq - r0) / (ntiles - t), nk = a->q0 + r0 + nr;
         switch (nr) {
-        case 1: pv_rows(a, r0, 1, nkeys, inv); break;
-        case 2: pv_rows(a, r0, 2, nkeys, inv); break;
-        case 3: pv_rows(a, r0, 3, nkeys, inv); break;
-        case 4: pv_rows(a, r0, 4, nkeys, inv); break;
-        case 5: pv_rows(a, r0, 5, nkeys, inv); break;
-        default: pv_rows(a, r0, 6, nkeys, inv); break;
+        case 1: pv_rows(a, r0, 1, nk, inv); break;
+        case 2: pv_rows(a, r0, 2, nk, inv); break;
+        case 3: pv_rows(a, r0, 3, nk, inv); break;
+        case 4: pv_rows(a, r0, 4, nk, inv); break;
+        case 5: pv_rows(a, r0, 5, nk, inv); break;
+        default: pv_rows(a, r0, 6, nk, inv); break;
         }
         r0 += nr;
     }
