@@ -48,9 +48,20 @@ static inline __m512 load_bf16(const uint16_t *p, __mmask16 m)
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* vcvtneps2bf16 rounds to nearest even and quiets NaNs as bf16.h's
+ * f32_to_bf16 does, but reads denormal inputs as zero: those lanes (rare)
+ * are redone in integers, so every table gives the same bits. */
 static inline void store_bf16(uint16_t *p, __m512 v, __mmask16 m)
 {
     __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
+    __m512i u = _mm512_castps_si512(v);
+    __mmask16 den = _mm512_testn_epi32_mask(u, _mm512_set1_epi32(0x7f800000)) &
+                    _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x007fffff));
+    if (__builtin_expect(den != 0, 0)) {
+        __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
+        h = _mm256_mask_mov_epi16(h, den, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    }
     _mm256_mask_storeu_epi16(p, m, h);
 }
 

@@ -62,6 +62,32 @@ static void test_convert(const kernels *k)
     k->f32_to_bf16(&qn, 1, &nan);
     tap_ok(isnan(bf16_to_f32(nan)) && isnan(bf16_to_f32(f32_to_bf16(NAN))), "%s: NaN stays NaN", k->name);
 
+    /* bit patterns at the edges, each in every lane of a vector and of a
+     * tail: the row conversion gives the scalar f32_to_bf16's bits */
+    static const uint32_t edges[] = {
+        0x7f800001u, 0xff800001u, 0x7fbfffffu, 0x7fffffffu, 0xffc00000u, /* NaNs, signalling too */
+        0x00000001u, 0x807fffffu, 0x00008000u, 0x00018000u,              /* denormals, ties */
+        0x7f7fffffu, 0xff7f8000u, 0x3f808000u, 0x3f818000u, 0x3f807fffu, /* overflow, ties */
+        0x7f800000u, 0xff800000u, 0x80000000u,
+    };
+    enum { NE = sizeof edges / sizeof edges[0], ROW = 8 * 3 + 5 };
+    bad = 0;
+    for (int e = 0; e < NE; e++)
+        for (int lane = 0; lane < ROW; lane++) {
+            float row[ROW], back[ROW];
+            uint16_t h[ROW];
+            for (int i = 0; i < ROW; i++)
+                row[i] = frand(-4, 4);
+            memcpy(&row[lane], &edges[e], sizeof row[lane]);
+            k->f32_to_bf16(row, ROW, h);
+            k->bf16_to_f32(h, ROW, back);
+            for (int i = 0; i < ROW; i++)
+                if (h[i] != f32_to_bf16(row[i]) || memcmp(&back[i], &(float){bf16_to_f32(h[i])}, sizeof(float)))
+                    bad++;
+        }
+    tap_ok(bad == 0, "%s: NaNs (signalling too), denormals, ties and overflow convert bit for bit (%d off)",
+           k->name, bad);
+
     bad = 0;
     for (int si = 0; si < NSIZES; si++) {
         int n = sizes[si];
