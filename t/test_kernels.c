@@ -35,7 +35,7 @@ static bool close_to(double got, double want, double rel, double abs_tol)
     return fabs(got - want) <= rel * fabs(want) + abs_tol;
 }
 
-static const int sizes[] = {1, 7, 16, 17, 33, 64, 100, 2048};
+static const int sizes[] = {1, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 2048, 2053};
 #define NSIZES (int)(sizeof sizes / sizeof sizes[0])
 
 static void test_convert(const kernels *k)
