@@ -20,6 +20,7 @@
 #include "milter/cidr.h"
 #include "milter/headers.h"
 #include "milter/log.h"
+#include "milter/metrics.h"
 #include "milter/msgbuf.h"
 #include "milter/runtime.h"
 #include "milter/scan.h"
@@ -213,6 +214,7 @@ static sfsistat cb_eoh(SMFICTX *ctx)
     if (s->skip) {
         scan_result r;
         scan_skip(&r, s->skip);
+        metrics_message(&r, -1);
         log_result(ctx, s, &r);
         msg_reset(s);
         return SMFIS_ACCEPT;
@@ -286,9 +288,11 @@ static sfsistat cb_eom(SMFICTX *ctx)
             msg_reset(s);
         return SMFIS_CONTINUE;
     }
+    double t0 = metrics_now();
     scan_result r;
     scan_message(s->rt, msgbuf_data(s->mb), msgbuf_len(s->mb), &r);
     sfsistat rc = apply(ctx, s, &r);
+    metrics_message(&r, metrics_now() - t0);
     log_result(ctx, s, &r);
     msg_reset(s);
     return rc;

@@ -87,6 +87,7 @@ static const choice failactions[] = {
 #define G_HDR "headers and replies"
 #define G_SKIP "skips"
 #define G_FAIL "failure policy"
+#define G_MON "monitoring"
 
 /* name, type, field, default, min, max, choices, flags, reloadable, group, doc */
 static const config_key keys[] = {
@@ -162,6 +163,9 @@ static const config_key keys[] = {
      "when classify_timeout passes: accept (with a header) or tempfail"},
     {"on_overload", T_ENUM, O(on_overload), "tempfail", 0, 0, failactions, 0, true, G_FAIL,
      "when queue_length messages already wait: accept (with a header) or tempfail"},
+
+    {"metrics", T_SOCKET, O(metrics), "", 0, 0, NULL, F_EMPTY_OK, false, G_MON,
+     "serve Prometheus metrics at /metrics, e.g. inet:9712@127.0.0.1 (empty: off)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -298,7 +302,7 @@ static bool set_value(const config_key *k, milter_config *c, const char *v, char
     case T_HDRLIST: {
         if (k->type == T_SOCKET) {
             socketspec s;
-            if (!socketspec_parse(v, &s, why, len))
+            if (*v && !socketspec_parse(v, &s, why, len))
                 return false;
         } else if (k->type == T_NETLIST) {
             cidr_list *l = cidr_list_parse(v, why, len);

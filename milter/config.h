@@ -76,6 +76,8 @@ typedef struct milter_config {
     char *trusted_networks;
     /* failure policy */
     int on_error, on_timeout, on_overload; /* milter_failaction */
+    /* monitoring */
+    char *metrics;              /* "" = off; else inet:PORT@HOST (metrics.h) */
 } milter_config;
 
 /* Read and check path. On any problem: NULL, and *errors (when errors is not
