@@ -17,6 +17,7 @@ done
 dpkg-query -W -f='${Status}' llmspam 2>/dev/null | grep -q 'ok installed' &&
     skip_all "llmspam is installed on this machine; not replacing it"
 getent passwd llmspam >/dev/null && skip_all "a user llmspam exists; purging would remove it"
+[ -e /var/lib/llmspam ] && skip_all "/var/lib/llmspam exists; purging would remove it"
 
 tmp=$(mktemp -d)
 installed=no
@@ -109,6 +110,9 @@ ok $? "installed llmspam classifies a message with the installed model (score $s
 /usr/sbin/llmspam-milter -t "$msg" >"$tmp/t.out" 2>&1
 grep -q '^score: ' "$tmp/t.out"
 ok $? "installed llmspam-milter -t scores it: $(grep -E '^(decision|score):' "$tmp/t.out" | tr '\n' ' ')"
+/usr/bin/llmspam learn --spam "$msg" >"$tmp/learn.out" 2>&1 && grep -q '^stored spam ' "$tmp/learn.out" &&
+    [ -n "$(ls /var/lib/llmspam/spam/)" ]
+ok $? "installed llmspam learn stores into the default learn_dir: $(head -1 "$tmp/learn.out")"
 dpkg -L llmspam >"$tmp/files"
 
 if [ -n "$cudadeb" ]; then
@@ -133,6 +137,8 @@ installed=no
 ok $? "purge removed the user and group llmspam"
 ! [ -e /etc/llmspam.conf ]
 ok $? "purge removed /etc/llmspam.conf"
+! [ -e /var/lib/llmspam ]
+ok $? "purge removed /var/lib/llmspam (learn_dir)"
 ! [ -e /etc/systemd/system/multi-user.target.wants/llmspam-milter.service ]
 ok $? "purge removed the unit's enablement"
 left=""
