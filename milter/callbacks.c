@@ -19,7 +19,9 @@
 
 #include "milter/cidr.h"
 #include "milter/headers.h"
+#include "milter/learnstore.h"
 #include "milter/log.h"
+#include "milter/metrics.h"
 #include "milter/msgbuf.h"
 #include "milter/runtime.h"
 #include "milter/scan.h"
@@ -213,6 +215,7 @@ static sfsistat cb_eoh(SMFICTX *ctx)
     if (s->skip) {
         scan_result r;
         scan_skip(&r, s->skip);
+        metrics_message(&r, -1);
         log_result(ctx, s, &r);
         msg_reset(s);
         return SMFIS_ACCEPT;
@@ -278,6 +281,28 @@ static sfsistat apply(SMFICTX *ctx, session *s, scan_result *r)
     return SMFIS_CONTINUE;
 }
 
+/* keep_recent: a copy of delivered mail under an id that the added
+ * PREFIX-Id header carries, for "llmspam learn --id". */
+static void keep_recent(SMFICTX *ctx, session *s, const scan_result *r)
+{
+    const milter_config *c = runtime_config(s->rt);
+    if (c->keep_recent <= 0 || !r->v.headers ||
+        (r->v.action != POLICY_ACCEPT && r->v.action != POLICY_TAG && r->v.action != POLICY_ERROR))
+        return;
+    char id[LEARNSTORE_ID_LEN + 1], err[512], name[HEADERS_NAME_MAX + 8];
+    learnstore_new_id(id);
+    if (learnstore_keep_recent(c->learn_dir, id, msgbuf_data(s->mb), msgbuf_len(s->mb), c->keep_recent,
+                               c->keep_recent_age, err, sizeof err) < 0) {
+        log_msg(LOG_WARNING, qid(ctx), "keep_recent: %s", err);
+        return;
+    }
+    snprintf(name, sizeof name, "%s-Id", c->header_prefix);
+    if (smfi_addheader(ctx, name, id) != MI_SUCCESS)
+        log_msg(LOG_WARNING, qid(ctx), "could not add header %s", name);
+    else
+        log_msg(LOG_DEBUG, qid(ctx), "kept as %s (%s)", id, name);
+}
+
 static sfsistat cb_eom(SMFICTX *ctx)
 {
     session *s = get(ctx);
@@ -286,9 +311,12 @@ static sfsistat cb_eom(SMFICTX *ctx)
             msg_reset(s);
         return SMFIS_CONTINUE;
     }
+    double t0 = metrics_now();
     scan_result r;
     scan_message(s->rt, msgbuf_data(s->mb), msgbuf_len(s->mb), &r);
     sfsistat rc = apply(ctx, s, &r);
+    keep_recent(ctx, s, &r);
+    metrics_message(&r, metrics_now() - t0);
     log_result(ctx, s, &r);
     msg_reset(s);
     return rc;

@@ -87,6 +87,8 @@ static const choice failactions[] = {
 #define G_HDR "headers and replies"
 #define G_SKIP "skips"
 #define G_FAIL "failure policy"
+#define G_MON "monitoring"
+#define G_LEARN "learning"
 
 /* name, type, field, default, min, max, choices, flags, reloadable, group, doc */
 static const config_key keys[] = {
@@ -166,6 +168,16 @@ static const config_key keys[] = {
      "when classify_timeout passes: accept (with a header) or tempfail"},
     {"on_overload", T_ENUM, O(on_overload), "tempfail", 0, 0, failactions, 0, true, G_FAIL,
      "when queue_length messages already wait: accept (with a header) or tempfail"},
+
+    {"metrics", T_SOCKET, O(metrics), "", 0, 0, NULL, F_EMPTY_OK, false, G_MON,
+     "serve Prometheus metrics at /metrics, e.g. inet:9712@127.0.0.1 (empty: off)"},
+
+    {"learn_dir", T_STRING, O(learn_dir), "/var/lib/llmspam", 0, 0, NULL, 0, true, G_LEARN,
+     "the learn store of llmspam learn, and recent/ for keep_recent"},
+    {"keep_recent", T_INT, O(keep_recent), "0", 0, 1000000, NULL, 0, true, G_LEARN,
+     "stamp delivered mail with PREFIX-Id and keep this many for learn --id (0: off)"},
+    {"keep_recent_age", T_SECONDS, O(keep_recent_age), "604800", 60, 31536000, NULL, 0, true, G_LEARN,
+     "seconds kept mail is kept at most"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -302,7 +314,7 @@ static bool set_value(const config_key *k, milter_config *c, const char *v, char
     case T_HDRLIST: {
         if (k->type == T_SOCKET) {
             socketspec s;
-            if (!socketspec_parse(v, &s, why, len))
+            if (*v && !socketspec_parse(v, &s, why, len))
                 return false;
         } else if (k->type == T_NETLIST) {
             cidr_list *l = cidr_list_parse(v, why, len);

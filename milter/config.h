@@ -78,6 +78,12 @@ typedef struct milter_config {
     char *trusted_networks;
     /* failure policy */
     int on_error, on_timeout, on_overload; /* milter_failaction */
+    /* monitoring */
+    char *metrics;              /* "" = off; else inet:PORT@HOST (metrics.h) */
+    /* learning (learnstore.h) */
+    char *learn_dir;
+    long keep_recent;           /* 0 = no X-Spam-Id, nothing kept */
+    double keep_recent_age;     /* seconds */
 } milter_config;
 
 /* Read and check path. On any problem: NULL, and *errors (when errors is not

@@ -39,6 +39,7 @@
 #include "milter/config.h"
 #include "milter/headers.h"
 #include "milter/log.h"
+#include "milter/metrics.h"
 #include "milter/pidfile.h"
 #include "milter/privs.h"
 #include "milter/runtime.h"
@@ -98,6 +99,10 @@ static int check_only(const char *path)
         bad++;
     }
     char err[1024];
+    if (c->metrics[0] && !metrics_spec_ok(c->metrics, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        bad++;
+    }
     runtime *rt = runtime_build(c, err, sizeof err);
     if (!rt) {
         fprintf(stderr, "%s\n", err);
@@ -345,6 +350,7 @@ static void reload(const char *path)
             log_proc(LOG_ERR, "reload failed, keeping the running configuration: %s", line);
         }
         free(errs);
+        metrics_reload(false);
         return;
     }
     runtime *cur = runtime_acquire();
@@ -360,9 +366,12 @@ static void reload(const char *path)
     runtime *rt = runtime_build(c, err, sizeof err);
     if (!rt) {
         log_proc(LOG_ERR, "reload failed, keeping the running model: %s", err);
+        metrics_reload(false);
         return;
     }
     runtime_publish(rt);
+    metrics_reload(true);
+    metrics_set_runtime(rt);
     log_set_level(level);
     const milter_config *nc = runtime_config(rt);
     log_proc(LOG_NOTICE, "reloaded: config=%s model=%s device=%s threads=%ld", path, nc->model,
@@ -395,6 +404,8 @@ static int run_daemon(const char *cfgpath, bool foreground)
     snprintf(user, sizeof user, "%s", c->user);
     snprintf(group, sizeof group, "%s", c->group);
     bool allow_root = c->allow_root;
+    char metrics_spec[512];
+    snprintf(metrics_spec, sizeof metrics_spec, "%s", c->metrics);
 
     /* Every thread created from here on (engine, libmilter) inherits the
      * blocked set; only the main thread unblocks it again below. */
@@ -416,6 +427,7 @@ static int run_daemon(const char *cfgpath, bool foreground)
              cfg->max_tokens, milter_mode_name(cfg->mode));
     log_model_warnings(rt);
     runtime_publish(rt);
+    metrics_set_runtime(rt);
 
     /* 3. the socket */
     if (socketspec_remove_stale(&sock, err, sizeof err) < 0)
@@ -434,6 +446,10 @@ static int run_daemon(const char *cfgpath, bool foreground)
         startup_fail("cannot open socket %s (in use, or no permission)", conn);
     if (socketspec_set_access(&sock, (mode_t)socket_mode, sockgroup, err, sizeof err) < 0)
         startup_fail("socket: %s", err);
+    /* 3b. the metrics port, also bound while privileged */
+    metrics_server *metrics = NULL;
+    if (metrics_spec[0] && !(metrics = metrics_listen(metrics_spec, err, sizeof err)))
+        startup_fail("%s", err);
 
     /* 4. the pidfile */
     if (pidfile_write(pidfile, err, sizeof err) < 0)
@@ -450,6 +466,11 @@ static int run_daemon(const char *cfgpath, bool foreground)
         startup_fail("%s", err);
     }
     log_proc(LOG_INFO, "%s; listening on %s", note, conn);
+    if (metrics) {
+        if (metrics_start(metrics, err, sizeof err) < 0)
+            startup_fail("%s", err);
+        log_proc(LOG_INFO, "serving metrics (GET /metrics) on %s", metrics_spec);
+    }
 
     /* 6. libmilter, in its own thread; signals here */
     if (pipe(sigpipe_fd) < 0)
@@ -530,6 +551,7 @@ static int run_daemon(const char *cfgpath, bool foreground)
     }
     if (pidfile_remove(pidfile, err, sizeof err) < 0)
         log_proc(LOG_WARNING, "cannot remove pidfile: %s", err);
+    metrics_stop(metrics);
     if (idle) {
         log_proc(LOG_NOTICE, "stopped");
     } else {

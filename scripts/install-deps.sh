@@ -6,7 +6,9 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
   libcjson-dev libpcre2-dev libdnnl-dev libgmime-3.0-dev libxml2-dev
   libmilter-dev miltertest swaks postfix
-  clang libclang-rt-14-dev"
+  clang libclang-rt-14-dev
+  debhelper dpkg-dev fakeroot lintian
+  curl prometheus"
 
 missing=""
 for p in $PACKAGES; do

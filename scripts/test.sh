@@ -81,9 +81,19 @@ if [ "$level" != portable ] && [ -f "$rel/Makefile" ]; then
     rmdir "$keep" 2>/dev/null
     paths="$paths parity=portable"
 fi
-echo "test.sh: CPU $level; LLMSPAM_CPU_ISA per pass:$paths"
 
-summary=$(sh scripts/tap-summary.sh _build/release _build/asan)
+# The Debian packages (t/deb.sh: build, lintian, dpkg -i, purge), once,
+# after the two builds; its TAP results count in the summary below.
+mkdir -p _build/deb/t
+top=$(pwd)
+top_srcdir=$top top_builddir=$top/_build/release \
+    sh build-aux/tap-driver.sh --test-name t/deb.sh --log-file _build/deb/t/deb.log \
+    --trs-file _build/deb/t/deb.trs --color-tests no --enable-hard-errors yes --expect-failure no -- \
+    sh t/lib/skip77.sh sh t/deb.sh >_build/deb/check.out 2>&1
+grep -E '^(FAIL|ERROR)' _build/deb/check.out >&2 && echo "test.sh: see _build/deb/t/deb.log" >&2
+
+echo "test.sh: CPU $level; LLMSPAM_CPU_ISA per pass:$paths"
+summary=$(sh scripts/tap-summary.sh _build/release _build/asan _build/deb)
 passed=${summary%% passed*}
 rest=${summary#*passed, }
 failed=${rest%% failed*}

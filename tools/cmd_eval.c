@@ -44,6 +44,7 @@ static void usage(FILE *out)
             "                    [--spam-list FILE] [--ham-list FILE] [--root DIR]\n"
             "                    [--config FILE | --tag-threshold X] [--json]\n"
             "                    [--plot FILE.svg] [--scores FILE] [--threads T]\n"
+            "                    [--learn-dir DIR]\n"
             "\n"
             "Run every message through the milter's pipeline (render, tokenize,\n"
             "classify) and report, spam being the positive class and a score at or\n"
@@ -63,6 +64,7 @@ static void usage(FILE *out)
             "  --spam-list FILE     spam: one message file per line, relative to --root\n"
             "  --ham-list FILE      ham: likewise (train/ writes dev-spam.txt, dev-ham.txt)\n"
             "  --root DIR           where list entries are relative to (default: .)\n"
+            "  --learn-dir DIR      also the learn store of llmspam learn: DIR/spam, DIR/ham\n"
             "  --config FILE        read tag_threshold, model, max_tokens,\n"
             "                       max_message_bytes, max_text_bytes, render_headers\n"
             "                       and spam_label from an llmspam.conf\n"
@@ -662,7 +664,8 @@ int cmd_eval(int argc, char **argv)
 {
     eval_conf conf = {.tag = 0.5, .max_tokens = 512, .max_message_bytes = EVAL_DEFAULT_MAX_MESSAGE_BYTES};
     const char *model = NULL, *config = NULL, *plot = NULL, *scores = NULL, *root = NULL;
-    const char *spam_list = NULL, *ham_list = NULL;
+    const char *spam_list = NULL, *ham_list = NULL, *learn_dir = NULL;
+    char learn_sub[2][4200];
     bool json = false, tag_given = false;
     double tag_arg = 0.5;
     size_t max_tokens_arg = 0;
@@ -717,6 +720,9 @@ int cmd_eval(int argc, char **argv)
         } else if (!strcmp(a, "--root")) {
             NEED_VAL();
             root = val;
+        } else if (!strcmp(a, "--learn-dir")) {
+            NEED_VAL();
+            learn_dir = val;
         } else if (!strcmp(a, "--spam-list")) {
             NEED_VAL();
             spam_list = val;
@@ -777,6 +783,17 @@ int cmd_eval(int argc, char **argv)
     }
 
     rc = 1;
+    if (learn_dir) {
+        /* the store's two label directories; a label not learned yet is absent */
+        for (int sp = 0; sp < 2; sp++) {
+            snprintf(learn_sub[sp], sizeof learn_sub[sp], "%s/%s", learn_dir, sp ? "spam" : "ham");
+            struct stat lst;
+            if (stat(learn_sub[sp], &lst) == 0 && !add_path(&set, learn_sub[sp], sp == 1, false)) {
+                fprintf(stderr, "llmspam eval: %s: %s\n", learn_sub[sp], strerror(errno));
+                goto out;
+            }
+        }
+    }
     for (size_t k = 0; k < npaths; k++)
         if (!add_path(&set, paths[k], is_spam[k], true)) {
             fprintf(stderr, "llmspam eval: %s: %s\n", paths[k], strerror(errno));

@@ -16,6 +16,7 @@ int cmd_classify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_learn(int argc, char **argv);
 /* llmspam bench --device: tools/bench_device.c */
 struct llama_config;
 /* The deterministic pseudo-random ids of benchmark message m (m = -1: the

@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"bench", cmd_bench, "measure the forward pass against the machine's bf16 peak"},
     {"tokenize", cmd_tokenize, "print the token ids of texts (JSON lines in and out)"},
     {"mkmodel", cmd_mkmodel, "write a checkpoint with deterministic random weights"},
+    {"learn", cmd_learn, "store misfiled mail with its label for the next training"},
 };
 
 static void usage(FILE *out)

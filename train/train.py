@@ -53,6 +53,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--ham", nargs="+", required=True, help="ham: directories, maildirs, mbox files")
     p.add_argument("--spam", nargs="+", required=True, help="spam: directories, maildirs, mbox files")
+    p.add_argument("--learn-dir", metavar="DIR",
+                   help="also the learn store of `llmspam learn` (DIR/ham, DIR/spam), beside the corpus")
     p.add_argument("--out", required=True, help="output model directory")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--base", help="local Llama checkpoint directory to fine-tune")
@@ -256,6 +258,16 @@ def parity(args, dev, rng):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.learn_dir:
+        # the store's label directories join the corpus; the dedupe and the
+        # split below treat them like any other input
+        added = []
+        for paths, name in ((args.ham, "ham"), (args.spam, "spam")):
+            d = os.path.join(args.learn_dir, name)
+            if os.path.isdir(d):
+                paths.append(d)
+                added.append(d)
+        log(f"learn store {args.learn_dir}: added {', '.join(added) or 'nothing (no ham/ or spam/)'}")
     t0 = time.time()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
