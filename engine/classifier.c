@@ -95,7 +95,7 @@ void classifier_options_init(classifier_options *opt)
 {
     memset(opt, 0, sizeof *opt);
     opt->threads = 0;
-    opt->max_tokens = 512;
+    opt->max_tokens = CLASSIFIER_DEFAULT_MAX_TOKENS;
     opt->queue_length = 64;
     opt->device = "cpu";
     opt->spam_label = NULL;
@@ -258,7 +258,7 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
     if (opt_in)
         opt = *opt_in;
     if (opt.max_tokens == 0)
-        opt.max_tokens = 512;
+        opt.max_tokens = CLASSIFIER_DEFAULT_MAX_TOKENS;
     if (opt.queue_length == 0)
         opt.queue_length = 64;
     if (opt.threads <= 0) {

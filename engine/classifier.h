@@ -30,9 +30,12 @@
 #include "engine/llama_config.h"
 #include "engine/status.h"
 
+/* The default of max_tokens, here and in llmspam.conf's table. */
+#define CLASSIFIER_DEFAULT_MAX_TOKENS 512
+
 typedef struct classifier_options {
     int threads;          /* compute threads; 0 = number of cores */
-    size_t max_tokens;    /* truncation, BOS included; 512 by default */
+    size_t max_tokens;    /* truncation, BOS included; 0 = the default */
     size_t queue_length;  /* requests waiting at most; 0 = 64 */
     const char *device;   /* "cpu", "auto", "cuda", "cuda:N"; NULL = "cpu" */
     const char *spam_label; /* id2label name scored as spam; NULL = "spam" */

@@ -11,7 +11,7 @@
  *     output (what -e prints must be a valid file meaning the same);
  *   - a cidr/socket failure without a reason.
  */
-#include <config.h>
+#include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "milter/cidr.h"
-#include "milter/config.h"
+#include "milter/llmspam_conf.h"
 #include "milter/socketspec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -4,7 +4,7 @@
  * with no reply per header, and SMFIS_SKIP once
  * the buffer is full when the MTA supports it.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/callbacks.h"
 
 #include <arpa/inet.h>

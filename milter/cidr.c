@@ -2,7 +2,7 @@
  * cidr: IPv4/IPv6 network lists for trusted_networks. Addresses are kept as
  * 16 bytes (IPv4 as ::ffff:a.b.c.d) so one compare serves both families.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/cidr.h"
 
 #include <arpa/inet.h>

@@ -1,7 +1,7 @@
 /*
  * headers: our X-Spam-* headers, removal of forged ones, Subject rewrite.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/headers.h"
 
 #include <math.h>

@@ -2,7 +2,7 @@
  * learnstore: keys from sha256, files written under tmp/ and renamed,
  * a flock around the labelled part.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/learnstore.h"
 
 #include <ctype.h>

@@ -1,7 +1,7 @@
 /*
  * log: syslog + optional stderr, fixed severities, queue id per message.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/log.h"
 
 #include <stdarg.h>

@@ -15,7 +15,7 @@
  * Offline modes: -n (check), -e (effective config), -S (sample config),
  * -t MESSAGE (one message through the whole pipeline, printed).
  */
-#include <config.h>
+#include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +36,7 @@
 #include <libmilter/mfapi.h>
 
 #include "milter/callbacks.h"
-#include "milter/config.h"
+#include "milter/llmspam_conf.h"
 #include "milter/headers.h"
 #include "milter/log.h"
 #include "milter/metrics.h"

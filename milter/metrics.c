@@ -2,7 +2,7 @@
  * metrics: atomics for the mail path, one thread for the scrapes, and the
  * text exposition format written into a buffer the thread owns.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/metrics.h"
 
 #include <errno.h>

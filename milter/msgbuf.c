@@ -1,7 +1,7 @@
 /*
  * msgbuf: a capped, growing byte buffer for one message.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/msgbuf.h"
 
 #include <stdlib.h>

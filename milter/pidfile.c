@@ -1,7 +1,7 @@
 /*
  * pidfile: create, check for a live owner, remove.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/pidfile.h"
 
 #include <errno.h>

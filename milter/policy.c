@@ -2,7 +2,7 @@
  * policy: score -> action, and failure -> action. See policy.h for the
  * table; this file is that table and nothing else.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/policy.h"
 
 void policy_from_config(policy *p, const milter_config *c)

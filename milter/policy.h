@@ -19,7 +19,7 @@
 
 #include <stdbool.h>
 
-#include "milter/config.h"
+#include "milter/llmspam_conf.h"
 
 typedef enum policy_action {
     POLICY_ACCEPT,   /* deliver (with our headers unless monitor) */

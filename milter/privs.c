@@ -1,7 +1,7 @@
 /*
  * privs: drop root to the configured user and group.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/privs.h"
 
 #include <errno.h>

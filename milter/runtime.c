@@ -2,7 +2,7 @@
  * runtime: build, publish, reference-count and retire the per-message
  * world (config + classifier + trusted networks + policy).
  */
-#include <config.h>
+#include "config.h"
 #include "milter/runtime.h"
 
 #include <errno.h>

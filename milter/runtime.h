@@ -22,7 +22,7 @@
 
 #include "engine/classifier.h"
 #include "milter/cidr.h"
-#include "milter/config.h"
+#include "milter/llmspam_conf.h"
 #include "milter/policy.h"
 
 typedef struct runtime runtime;

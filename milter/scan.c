@@ -1,7 +1,7 @@
 /*
  * scan: render, classify, decide; and the summary line.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/scan.h"
 
 #include <stdio.h>
@@ -137,7 +137,7 @@ void scan_summary(const scan_result *r, const scan_envelope *env, const policy *
 
 void scan_split_reply(const char *reply, char code[4], char xcode[16], char *text, size_t len)
 {
-    /* config.c checked the shape: "DDD D.D.D text" */
+    /* llmspam_conf.c checked the shape: "DDD D.D.D text" */
     memcpy(code, reply, 3);
     code[3] = '\0';
     const char *x = reply + 4;

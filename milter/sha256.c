@@ -1,7 +1,7 @@
 /*
  * sha256: the FIPS 180-4 compression function over 64-byte blocks.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/sha256.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * socketspec: parse the milter socket syntax; remove a stale unix socket;
  * set the socket's mode and group. See socketspec.h for the security rules.
  */
-#include <config.h>
+#include "config.h"
 #include "milter/socketspec.h"
 
 #include <errno.h>

@@ -4,9 +4,7 @@
  * table (the common case, no iconv); everything else goes through GMime's
  * iconv cache, whose open/close are thread-safe.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 #include "mime/charset.h"
 
 #include <errno.h>

@@ -6,9 +6,7 @@
  * valid); input is already UTF-8 (the charset module converted it), so any
  * <meta charset> inside is ignored.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 #include "mime/html.h"
 
 #include <libxml/HTMLparser.h>

@@ -5,9 +5,7 @@
  * and charset, and streams it into a capped mime_text buffer. Every GMime
  * object lives only for one call, so calls on many threads never share one.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 #include "mime/render.h"
 
 #include <gmime/gmime.h>

@@ -4,9 +4,7 @@
  * Separators (one space, one or two newlines) are held back until the next
  * visible character, which trims lines and the end of the text for free.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 #include "mime/text.h"
 
 #include <stdint.h>

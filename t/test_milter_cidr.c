@@ -2,7 +2,7 @@
  * test_milter_cidr: trusted_networks parsing and IPv4/IPv6 matching,
  * table-driven, plus socket addresses and the socketspec syntax.
  */
-#include <config.h>
+#include "config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,15 +1,15 @@
 /*
  * test_milter_config: the llmspam.conf parser. Every error names file:line;
  * each kind of error is one row of the table below. The sample config and
- * the man page must name every key of the table in milter/config.c.
+ * the man page must name every key of the table in milter/llmspam_conf.c.
  */
-#include <config.h>
+#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "milter/config.h"
+#include "milter/llmspam_conf.h"
 #include "milter/socketspec.h"
 #include "t/lib/tap.h"
 

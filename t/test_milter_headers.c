@@ -3,7 +3,7 @@
  * stars, the removal list for forged headers (names, 1-based indexes,
  * highest first) and the Subject rewrite.
  */
-#include <config.h>
+#include "config.h"
 
 #include <stdlib.h>
 #include <string.h>

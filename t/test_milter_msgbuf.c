@@ -2,7 +2,7 @@
  * test_milter_msgbuf: the message buffer keeps headers and body in wire
  * form up to its cap, counts what is past it, and says so.
  */
-#include <config.h>
+#include "config.h"
 
 #include <string.h>
 

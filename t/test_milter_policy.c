@@ -2,7 +2,7 @@
  * test_milter_policy: the score -> action table and the failure actions,
  * for every mode, at and around each threshold.
  */
-#include <config.h>
+#include "config.h"
 
 #include "milter/policy.h"
 #include "t/lib/tap.h"

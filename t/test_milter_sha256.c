@@ -2,7 +2,7 @@
  * test_milter_sha256: the FIPS 180-4 test vectors (empty, "abc", the
  * 448-bit message, a million 'a' fed in uneven pieces) and the file form.
  */
-#include <config.h>
+#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

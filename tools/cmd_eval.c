@@ -30,8 +30,8 @@
 
 #include "engine/classifier.h"
 #include "mime/render.h"
+#include "milter/llmspam_conf.h"
 
-#define EVAL_DEFAULT_MAX_MESSAGE_BYTES (1u << 20) /* llmspam.conf's default */
 #define EVAL_HIST_BINS 50
 
 static const double eval_fpr_targets[] = {0.001, 0.005, 0.01};
@@ -39,6 +39,11 @@ static const double eval_fpr_targets[] = {0.001, 0.005, 0.01};
 
 static void usage(FILE *out)
 {
+    milter_config *d = milter_config_defaults(); /* the defaults shown */
+    if (!d) {
+        fputs("llmspam eval: out of memory\n", out);
+        return;
+    }
     fprintf(out,
             "usage: llmspam eval --model DIR --spam PATH... --ham PATH...\n"
             "                    [--spam-list FILE] [--ham-list FILE] [--root DIR]\n"
@@ -68,8 +73,8 @@ static void usage(FILE *out)
             "  --config FILE        read tag_threshold, model, max_tokens,\n"
             "                       max_message_bytes, max_text_bytes, render_headers\n"
             "                       and spam_label from an llmspam.conf\n"
-            "  --tag-threshold X    the threshold to report at (default 0.5)\n"
-            "  --max-tokens N       tokens per message, BOS included (default 512)\n"
+            "  --tag-threshold X    the threshold to report at (default %g)\n"
+            "  --max-tokens N       tokens per message, BOS included (default %ld)\n"
             "  --threads T          compute threads (default: every core)\n"
             "  --json               print the results as one JSON object\n"
             "  --plot FILE.svg      draw the ROC curve and the score histograms\n"
@@ -77,7 +82,9 @@ static void usage(FILE *out)
             "  -h, --help           this text\n"
             "\n"
             "A progress bar (count, rate, ETA) goes to standard error when it is a\n"
-            "terminal. Exit status: 0 ok, 1 a message or the model failed, 2 usage.\n");
+            "terminal. Exit status: 0 ok, 1 a message or the model failed, 2 usage.\n",
+            d->tag_threshold, d->max_tokens);
+    milter_config_free(d);
 }
 
 /* ------------------------------------------------------------ inputs */
@@ -291,23 +298,27 @@ static char *read_message(const eval_msg *m, size_t cap, size_t *len)
 
 /* ------------------------------------------------------------ config */
 
+/* What eval takes from llmspam.conf (the milter's table, milter/llmspam_conf.h:
+ * the same parser and defaults), with the command line's overrides. */
 typedef struct {
     double tag;
     size_t max_tokens, max_message_bytes, max_text_bytes;
-    char *headers, *spam_label, *model_buf;
+    const char *headers, *spam_label, *model;
 } eval_conf;
 
-static char *trim(char *s)
+static void conf_from(eval_conf *c, const milter_config *mc, bool from_file)
 {
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
+    c->tag = mc->tag_threshold;
+    c->max_tokens = (size_t)mc->max_tokens;
+    c->max_message_bytes = (size_t)mc->max_message_bytes;
+    c->max_text_bytes = (size_t)mc->max_text_bytes;
+    c->headers = mc->render_headers;
+    /* without a file the model is --model's and any label name may do */
+    c->spam_label = from_file ? mc->spam_label : NULL;
+    c->model = from_file ? mc->model : NULL;
 }
 
-/* A size as llmspam.conf writes it: digits with an optional k/M/G. */
+/* A size as written on the command line: digits with an optional k/M/G. */
 static bool parse_size(const char *s, size_t *out)
 {
     char *end;
@@ -337,57 +348,6 @@ static bool parse_threshold(const char *s, double *out)
         return false;
     *out = v;
     return true;
-}
-
-/* The keys eval needs from an llmspam.conf; the milter checks the rest. */
-static bool read_config(const char *path, eval_conf *c)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "llmspam eval: %s: %s\n", path, strerror(errno));
-        return false;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    int lineno = 0;
-    bool ok = true;
-    while (ok && getline(&line, &cap, f) != -1) {
-        lineno++;
-        char *s = trim(line);
-        if (!*s || *s == '#')
-            continue;
-        char *eq = strchr(s, '=');
-        if (!eq)
-            continue; /* the milter reports syntax; eval only reads */
-        *eq = '\0';
-        char *key = trim(s), *val = trim(eq + 1);
-        bool good = true;
-        if (!strcmp(key, "tag_threshold"))
-            good = parse_threshold(val, &c->tag);
-        else if (!strcmp(key, "max_tokens"))
-            good = parse_size(val, &c->max_tokens) && c->max_tokens > 0;
-        else if (!strcmp(key, "max_message_bytes"))
-            good = parse_size(val, &c->max_message_bytes) && c->max_message_bytes > 0;
-        else if (!strcmp(key, "max_text_bytes"))
-            good = parse_size(val, &c->max_text_bytes) && c->max_text_bytes > 0;
-        else if (!strcmp(key, "render_headers")) {
-            free(c->headers);
-            good = (c->headers = strdup(val)) != NULL;
-        } else if (!strcmp(key, "spam_label")) {
-            free(c->spam_label);
-            good = (c->spam_label = strdup(val)) != NULL;
-        } else if (!strcmp(key, "model")) {
-            free(c->model_buf);
-            good = (c->model_buf = strdup(val)) != NULL;
-        }
-        if (!good) {
-            fprintf(stderr, "llmspam eval: %s:%d: bad value \"%s\" for %s\n", path, lineno, val, key);
-            ok = false;
-        }
-    }
-    free(line);
-    fclose(f);
-    return ok;
 }
 
 /* ------------------------------------------------------------ metrics */
@@ -662,12 +622,13 @@ static int fail_usage(const char *msg, const char *arg)
 
 int cmd_eval(int argc, char **argv)
 {
-    eval_conf conf = {.tag = 0.5, .max_tokens = 512, .max_message_bytes = EVAL_DEFAULT_MAX_MESSAGE_BYTES};
+    eval_conf conf = {0};
+    milter_config *mconf = NULL;
     const char *model = NULL, *config = NULL, *plot = NULL, *scores = NULL, *root = NULL;
     const char *spam_list = NULL, *ham_list = NULL, *learn_dir = NULL;
     char learn_sub[2][4200];
     bool json = false, tag_given = false;
-    double tag_arg = 0.5;
+    double tag_arg = 0;
     size_t max_tokens_arg = 0;
     int threads = 0;
     /* --spam and --ham take the paths up to the next option. */
@@ -767,16 +728,22 @@ int cmd_eval(int argc, char **argv)
         rc = fail_usage("give --config or --tag-threshold, not both", NULL);
         goto out;
     }
-    if (config && !read_config(config, &conf)) {
+    char *conf_errs = NULL;
+    mconf = config ? milter_config_load(config, &conf_errs) : milter_config_defaults();
+    if (!mconf) {
+        fprintf(stderr, "%s", conf_errs ? conf_errs : "llmspam eval: out of memory\n");
+        free(conf_errs);
         rc = 1;
         goto out;
     }
+    free(conf_errs);
+    conf_from(&conf, mconf, config != NULL);
     if (tag_given)
         conf.tag = tag_arg;
     if (max_tokens_arg)
         conf.max_tokens = max_tokens_arg;
     if (!model)
-        model = conf.model_buf;
+        model = conf.model;
     if (!model) {
         rc = fail_usage("--model is required", NULL);
         goto out;
@@ -922,8 +889,6 @@ out:
     set_free(&set);
     free(paths);
     free(is_spam);
-    free(conf.headers);
-    free(conf.spam_label);
-    free(conf.model_buf);
+    milter_config_free(mconf);
     return rc;
 }

@@ -6,7 +6,7 @@
  * stamped into PREFIX-Id (keep_recent). One line per message says what
  * happened; a bad input is reported and skipped, never half-stored.
  */
-#include <config.h>
+#include "config.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "milter/config.h"
+#include "milter/llmspam_conf.h"
 #include "milter/learnstore.h"
 #include "tools/commands.h"
 #include "tools/files.h"

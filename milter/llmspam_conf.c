@@ -1,11 +1,11 @@
 /*
- * config: the one table of llmspam.conf keys and the parser it drives.
+ * llmspam_conf: the one table of llmspam.conf keys and the parser it drives.
  * To add a key: one line in keys[] (and the field in milter_config); the
  * parser, -n, -e and -S follow. The tests check that conf/llmspam.conf and
  * man/llmspam.conf.5 name every key of this table.
  */
-#include <config.h>
-#include "milter/config.h"
+#include "config.h"
+#include "milter/llmspam_conf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,12 +17,16 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "engine/classifier.h"
 #include "milter/cidr.h"
 #include "milter/socketspec.h"
 
 #ifndef LLMSPAM_DATADIR
 #define LLMSPAM_DATADIR "/usr/local/share/llmspam"
 #endif
+
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a number macro as the text the table holds */
 
 #define CONFIG_MAX_FILE (1024 * 1024)
 #define CONFIG_MAX_LINE 4096
@@ -119,7 +123,7 @@ static const config_key keys[] = {
      "compute device: cpu, auto, cuda or cuda:N"},
     {"threads", T_INT, O(threads), "0", 0, 1024, NULL, 0, true, G_MODEL,
      "compute threads (0: one per core)"},
-    {"max_tokens", T_INT, O(max_tokens), "512", 8, 131072, NULL, 0, true, G_MODEL,
+    {"max_tokens", T_INT, O(max_tokens), STR(CLASSIFIER_DEFAULT_MAX_TOKENS), 8, 131072, NULL, 0, true, G_MODEL,
      "tokens fed to the model per message, BOS included; longer text is cut"},
     {"queue_length", T_INT, O(queue_length), "64", 1, 100000, NULL, 0, true, G_MODEL,
      "messages waiting for the model at most; more get on_overload"},

@@ -1,5 +1,5 @@
 /*
- * config: /etc/llmspam.conf. One declarative table (config.c) holds every
+ * llmspam_conf: /etc/llmspam.conf. One declarative table (llmspam_conf.c) holds every
  * key's name, type, default, bounds, reloadable flag and one-line doc; it
  * drives the parser, `llmspam-milter -n` (check), `-e` (effective config)
  * and the sample conf/llmspam.conf (`-S`). The syntax is "key = value"
@@ -15,8 +15,8 @@
  * they return is caller-owned too (free()). A loaded config is immutable:
  * reload builds a new one (runtime.h).
  */
-#ifndef LLMSPAM_MILTER_CONFIG_H
-#define LLMSPAM_MILTER_CONFIG_H
+#ifndef LLMSPAM_MILTER_LLMSPAM_CONF_H
+#define LLMSPAM_MILTER_LLMSPAM_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
