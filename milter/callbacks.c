@@ -17,6 +17,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "milter/actions.h"
 #include "milter/cidr.h"
 #include "milter/headers.h"
 #include "milter/learnstore.h"
@@ -141,6 +142,17 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
     return SMFIS_CONTINUE;
 }
 
+static void log_result(SMFICTX *ctx, session *s, const scan_result *r)
+{
+    char line[1024];
+    scan_envelope env = {s->from, s->ip, s->mb ? msgbuf_seen(s->mb) : 0,
+                         s->mb ? msgbuf_truncated(s->mb) : false};
+    scan_summary(r, &env, s->rt ? runtime_policy(s->rt) : NULL, line, sizeof line);
+    log_msg(LOG_INFO, qid(ctx), "%s", line);
+    if (r->detail[0])
+        log_msg(LOG_WARNING, qid(ctx), "not classified: %s", r->detail);
+}
+
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 {
     session *s = get(ctx);
@@ -150,10 +162,11 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     s->in_message = true;
     s->rt = runtime_acquire();
     if (!s->rt) { /* shutting down: let the MTA retry */
-        char from[300];
-        log_sanitize(from, sizeof from, argv && argv[0] ? argv[0] : "");
-        log_msg(LOG_INFO, qid(ctx), "action=tempfail reason=shutdown from=%s ip=%s", from,
-                s->ip[0] ? s->ip : "unknown");
+        scan_result r;
+        scan_refuse(&r, POLICY_TEMPFAIL, "shutdown");
+        snprintf(s->from, sizeof s->from, "%s", argv && argv[0] ? argv[0] : "");
+        log_result(ctx, s, &r);
+        s->from[0] = '\0';
         s->in_message = false;
         return SMFIS_TEMPFAIL;
     }
@@ -196,17 +209,6 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
     return reply_continue(s, SMFIP_NR_HDR);
 }
 
-static void log_result(SMFICTX *ctx, session *s, const scan_result *r)
-{
-    char line[1024];
-    scan_envelope env = {s->from, s->ip, s->mb ? msgbuf_seen(s->mb) : 0,
-                         s->mb ? msgbuf_truncated(s->mb) : false};
-    scan_summary(r, &env, s->rt ? runtime_policy(s->rt) : NULL, line, sizeof line);
-    log_msg(LOG_INFO, qid(ctx), "%s", line);
-    if (r->detail[0])
-        log_msg(LOG_WARNING, qid(ctx), "not classified: %s", r->detail);
-}
-
 static sfsistat cb_eoh(SMFICTX *ctx)
 {
     session *s = get(ctx);
@@ -237,47 +239,50 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
     return SMFIS_CONTINUE;
 }
 
-/* Apply a decision to the message; returns the reply for eom. */
+/* Apply the decision's list of actions (actions.h) to the message;
+ * returns the reply for eom. */
 static sfsistat apply(SMFICTX *ctx, session *s, scan_result *r)
 {
     const milter_config *c = runtime_config(s->rt);
-    if (r->v.headers) {
-        for (size_t i = 0; i < headers_spoof_count(s->spoof); i++) {
-            const char *name;
-            int index;
-            headers_spoof_get(s->spoof, i, &name, &index);
-            if (smfi_chgheader(ctx, (char *)name, index, NULL) != MI_SUCCESS) {
-                char n[HEADERS_NAME_MAX];
-                log_sanitize(n, sizeof n, name);
+    actions_list *l = actions_build(r, c->subject_prefix, s->spoof, s->subject, s->subject_lost);
+    if (!l)
+        log_msg(LOG_WARNING, qid(ctx), "out of memory listing the header changes: none applied");
+    for (size_t i = 0; i < actions_count(l); i++) {
+        const actions_item *it = actions_get(l, i);
+        char n[HEADERS_NAME_MAX];
+        switch (it->kind) {
+        case ACTIONS_REMOVE_HEADER:
+            if (smfi_chgheader(ctx, (char *)it->name, it->index, NULL) != MI_SUCCESS) {
+                log_sanitize(n, sizeof n, it->name);
                 log_msg(LOG_WARNING, qid(ctx), "could not remove forged header %s", n);
             }
-        }
-        if (headers_spoof_count(s->spoof))
-            log_msg(LOG_NOTICE, qid(ctx), "removed %zu arriving %s-* header(s)", headers_spoof_count(s->spoof),
-                    c->header_prefix);
-        for (size_t i = 0; i < r->headers.n; i++)
-            if (smfi_addheader(ctx, r->headers.h[i].name, r->headers.h[i].value) != MI_SUCCESS)
-                log_msg(LOG_WARNING, qid(ctx), "could not add header %s", r->headers.h[i].name);
-        if (r->rewrite_subject && s->subject_lost) {
-            log_msg(LOG_WARNING, qid(ctx), "out of memory noting the Subject: not rewritten");
-        } else if (r->rewrite_subject) {
-            char *subj = headers_subject_rewrite(c->subject_prefix, s->subject);
-            if (subj) {
-                int rc = s->subject ? smfi_chgheader(ctx, "Subject", 1, subj)
-                                    : smfi_addheader(ctx, "Subject", subj);
-                if (rc != MI_SUCCESS)
+            break;
+        case ACTIONS_ADD_HEADER:
+            if (smfi_addheader(ctx, (char *)it->name, (char *)it->value) != MI_SUCCESS) {
+                if (!strcmp(it->name, "Subject"))
                     log_msg(LOG_WARNING, qid(ctx), "could not rewrite the Subject");
-                free(subj);
+                else
+                    log_msg(LOG_WARNING, qid(ctx), "could not add header %s", it->name);
             }
+            break;
+        case ACTIONS_CHANGE_HEADER:
+            if (smfi_chgheader(ctx, (char *)it->name, it->index, (char *)it->value) != MI_SUCCESS)
+                log_msg(LOG_WARNING, qid(ctx), "could not rewrite the Subject");
+            break;
+        case ACTIONS_SET_REPLY:
+            if (smfi_setreply(ctx, (char *)it->code, (char *)it->xcode, (char *)it->value) != MI_SUCCESS)
+                log_msg(LOG_WARNING, qid(ctx), "could not set the reply %s", it->reply);
+            break;
         }
     }
-    if (r->v.action == POLICY_REJECT || r->v.action == POLICY_TEMPFAIL) {
-        char code[4], xcode[16], text[512];
-        scan_split_reply(r->reply, code, xcode, text, sizeof text);
-        if (smfi_setreply(ctx, code, xcode, text) != MI_SUCCESS)
-            log_msg(LOG_WARNING, qid(ctx), "could not set the reply %s", r->reply);
+    if (actions_removed(l))
+        log_msg(LOG_NOTICE, qid(ctx), "removed %zu arriving %s-* header(s)", actions_removed(l),
+                c->header_prefix);
+    if (actions_subject_lost(l))
+        log_msg(LOG_WARNING, qid(ctx), "out of memory noting the Subject: not rewritten");
+    actions_free(l);
+    if (r->v.action == POLICY_REJECT || r->v.action == POLICY_TEMPFAIL)
         return r->v.action == POLICY_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
-    }
     return SMFIS_CONTINUE;
 }
 

@@ -727,6 +727,16 @@ fail:
     return NULL;
 }
 
+milter_config *milter_config_read(const char *path, FILE *err)
+{
+    char *errs = NULL;
+    milter_config *c = milter_config_load(path, &errs);
+    if (!c)
+        fprintf(err, "%s", errs ? errs : "out of memory\n");
+    free(errs);
+    return c;
+}
+
 void milter_config_print(const milter_config *c, FILE *out)
 {
     char buf[CONFIG_MAX_LINE + 8];

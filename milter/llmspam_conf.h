@@ -90,6 +90,10 @@ typedef struct milter_config {
  * NULL) holds one "FILE:LINE: message" line per problem (caller frees). */
 milter_config *milter_config_load(const char *path, char **errors);
 
+/* milter_config_load(), with the problems (or "out of memory") written to
+ * err: for the command lines (-n, -e, -t, the daemon's start-up). */
+milter_config *milter_config_read(const char *path, FILE *err);
+
 /* Same for text already in memory; name is used in the messages. */
 milter_config *milter_config_parse(const char *name, const char *text, size_t len,
                                    char **errors);

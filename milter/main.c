@@ -12,22 +12,19 @@
  * every thread but the main one, which handles them itself; Linux delivers
  * a process signal to the main thread whenever it does not block it.
  *
- * Offline modes: -n (check), -e (effective config), -S (sample config),
- * -t MESSAGE (one message through the whole pipeline, printed).
+ * Offline modes: -e (effective config), -S (sample config); -n (check)
+ * and -t MESSAGE (one message through the whole pipeline) are offline.c.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
@@ -37,13 +34,12 @@
 
 #include "milter/callbacks.h"
 #include "milter/llmspam_conf.h"
-#include "milter/headers.h"
 #include "milter/log.h"
 #include "milter/metrics.h"
+#include "milter/offline.h"
 #include "milter/pidfile.h"
 #include "milter/privs.h"
 #include "milter/runtime.h"
-#include "milter/scan.h"
 #include "milter/socketspec.h"
 
 #ifndef LLMSPAM_SYSCONFDIR
@@ -66,164 +62,6 @@ static void usage(FILE *out)
             "  -V          print the version\n"
             "See llmspam-milter(8) and llmspam.conf(5).\n",
             progname, LLMSPAM_SYSCONFDIR);
-}
-
-static milter_config *load_config(const char *path)
-{
-    char *errs = NULL;
-    milter_config *c = milter_config_load(path, &errs);
-    if (!c)
-        fprintf(stderr, "%s", errs ? errs : "out of memory\n");
-    free(errs);
-    return c;
-}
-
-/* ---- -n ------------------------------------------------------------- */
-
-static int check_only(const char *path)
-{
-    milter_config *c = load_config(path);
-    if (!c)
-        return EX_CONFIG;
-    int bad = 0;
-    if (c->user[0] && !getpwnam(c->user)) {
-        fprintf(stderr, "%s: user: no user named '%s'\n", path, c->user);
-        bad++;
-    }
-    if (c->group[0] && !getgrnam(c->group)) {
-        fprintf(stderr, "%s: group: no group named '%s'\n", path, c->group);
-        bad++;
-    }
-    if (c->socket_group[0] && !getgrnam(c->socket_group)) {
-        fprintf(stderr, "%s: socket_group: no group named '%s'\n", path, c->socket_group);
-        bad++;
-    }
-    char err[1024];
-    if (c->metrics[0] && !metrics_spec_ok(c->metrics, err, sizeof err)) {
-        fprintf(stderr, "%s: %s\n", path, err);
-        bad++;
-    }
-    runtime *rt = runtime_build(c, err, sizeof err);
-    if (!rt) {
-        fprintf(stderr, "%s\n", err);
-        bad++;
-    } else {
-        const char *warn = classifier_warnings(runtime_classifier(rt));
-        if (warn[0])
-            fprintf(stderr, "%s: warning: %s\n", runtime_config(rt)->model, warn);
-        if (!bad)
-            printf("%s: OK (model %s on %s)\n", path, runtime_config(rt)->model,
-                   classifier_device(runtime_classifier(rt)));
-        runtime_free(rt);
-    }
-    return bad ? EX_CONFIG : 0;
-}
-
-/* ---- -t ------------------------------------------------------------- */
-
-/* Names of the message's header fields, for the forged-header removal. */
-static void note_headers(headers_spoof *sp, const char *raw, size_t len, char **subject)
-{
-    const char *p = raw, *end = raw + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        size_t n = (size_t)(le - p);
-        if (n > 0 && p[n - 1] == '\r')
-            n--;
-        if (n == 0)
-            break; /* end of the header */
-        if (p[0] != ' ' && p[0] != '\t') {
-            const char *colon = memchr(p, ':', n);
-            if (colon && colon > p) {
-                char name[256];
-                size_t k = (size_t)(colon - p) < sizeof name - 1 ? (size_t)(colon - p) : sizeof name - 1;
-                memcpy(name, p, k);
-                name[k] = '\0';
-                headers_spoof_note(sp, name);
-                if (!*subject && !strcasecmp(name, "Subject")) {
-                    const char *v = colon + 1;
-                    *subject = strndup(v, (size_t)(p + n - v));
-                }
-            }
-        }
-        p = nl ? nl + 1 : end;
-    }
-}
-
-static int test_message(const char *cfgpath, const char *msgpath)
-{
-    milter_config *c = load_config(cfgpath);
-    if (!c)
-        return EX_CONFIG;
-    char err[1024];
-    runtime *rt = runtime_build(c, err, sizeof err);
-    if (!rt) {
-        fprintf(stderr, "%s\n", err);
-        return EX_CONFIG;
-    }
-    c = NULL;
-    const milter_config *cfg = runtime_config(rt);
-    FILE *f = fopen(msgpath, "rb");
-    if (!f) {
-        fprintf(stderr, "%s: %s\n", msgpath, strerror(errno));
-        runtime_free(rt);
-        return EX_NOINPUT;
-    }
-    size_t cap = (size_t)cfg->max_message_bytes;
-    char *raw = malloc(cap + 1);
-    size_t len = raw ? fread(raw, 1, cap, f) : 0;
-    size_t seen = len;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        seen += n;
-    fclose(f);
-    if (!raw) {
-        fprintf(stderr, "out of memory\n");
-        runtime_free(rt);
-        return EX_SOFTWARE;
-    }
-
-    scan_result r;
-    scan_message(rt, raw, len, &r);
-    printf("decision: %s\n", policy_action_name(r.v.action));
-    if (r.v.verdict != r.v.action)
-        printf("verdict: %s (mode %s)\n", policy_action_name(r.v.verdict), milter_mode_name(cfg->mode));
-    if (r.classified)
-        printf("score: %.6f\nlabel: %s\ntokens: %d\n", r.score, r.label, r.tokens);
-    if (r.v.headers) {
-        headers_spoof *sp = headers_spoof_new(cfg->header_prefix);
-        char *subject = NULL;
-        if (sp)
-            note_headers(sp, raw, len, &subject);
-        for (size_t i = 0; sp && i < headers_spoof_count(sp); i++) {
-            const char *name;
-            int idx;
-            headers_spoof_get(sp, i, &name, &idx);
-            printf("remove header: %s[%d]\n", name, idx);
-        }
-        for (size_t i = 0; i < r.headers.n; i++)
-            printf("add header: %s: %s\n", r.headers.h[i].name, r.headers.h[i].value);
-        if (r.rewrite_subject) {
-            char *s = headers_subject_rewrite(cfg->subject_prefix, subject);
-            printf("%s header: Subject: %s\n", subject ? "change" : "add", s ? s : "");
-            free(s);
-        }
-        free(subject);
-        headers_spoof_free(sp);
-    }
-    if (r.reply[0])
-        printf("reply: %s\n", r.reply);
-    if (r.detail[0])
-        printf("detail: %s\n", r.detail);
-    char line[1024];
-    scan_envelope env = {"", "", seen, seen > len};
-    scan_summary(&r, &env, runtime_policy(rt), line, sizeof line);
-    printf("log: TEST: %s\n", line);
-    free(raw);
-    runtime_free(rt);
-    return 0;
 }
 
 /* ---- the daemon ----------------------------------------------------- */
@@ -382,7 +220,7 @@ static void reload(const char *path)
 static int run_daemon(const char *cfgpath, bool foreground)
 {
     /* 1. the config */
-    milter_config *c = load_config(cfgpath);
+    milter_config *c = milter_config_read(cfgpath, stderr);
     if (!c)
         return EX_CONFIG;
     socketspec sock;
@@ -589,7 +427,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (effective) {
-        milter_config *c = load_config(cfgpath);
+        milter_config *c = milter_config_read(cfgpath, stderr);
         if (!c)
             return EX_CONFIG;
         milter_config_print(c, stdout);
@@ -598,7 +436,7 @@ int main(int argc, char **argv)
     }
     if (check || testmsg) {
         log_open(progname, LOG_MAIL, false, true, LOG_WARNING);
-        return check ? check_only(cfgpath) : test_message(cfgpath, testmsg);
+        return check ? offline_check(cfgpath) : offline_test(cfgpath, testmsg);
     }
     return run_daemon(cfgpath, foreground);
 }

@@ -79,11 +79,16 @@ void scan_message(const runtime *rt, const char *raw, size_t len, scan_result *o
         snprintf(out->reply, sizeof out->reply, "%s", c->tempfail_reply);
 }
 
-void scan_skip(scan_result *out, const char *reason)
+void scan_refuse(scan_result *out, policy_action action, const char *reason)
 {
     memset(out, 0, sizeof *out);
-    out->v.action = out->v.verdict = POLICY_SKIP;
+    out->v.action = out->v.verdict = action;
     out->reason = reason;
+}
+
+void scan_skip(scan_result *out, const char *reason)
+{
+    scan_refuse(out, POLICY_SKIP, reason);
 }
 
 void scan_summary(const scan_result *r, const scan_envelope *env, const policy *p,

@@ -53,6 +53,10 @@ void scan_message(const runtime *rt, const char *raw, size_t len, scan_result *o
 /* A message not scanned on purpose (reason "trusted", "authenticated"). */
 void scan_skip(scan_result *out, const char *reason);
 
+/* A message refused before it was collected (POLICY_TEMPFAIL, reason
+ * "shutdown"): no headers, the MTA's own reply. */
+void scan_refuse(scan_result *out, policy_action action, const char *reason);
+
 /* "action=tag label=spam score=0.973 tokens=412 ms=38 size=5120
  * from=<a@b> ip=192.0.2.1" (+ verdict=, reason=, truncated=yes, and
  * html_only=yes, text_truncated=yes, mime_bounds=exceeded, mime_defects=N
