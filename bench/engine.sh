@@ -2,7 +2,7 @@
 # bench/engine.sh: the whole CPU forward pass of a Llama-3.2-1B-shaped
 # classifier (random weights, generated once into the build tree: 2.5 GB)
 # on 512 tokens with 2 threads, as a fraction of the machine's bf16 peak
-# measured in the same run; also oneDNN's GEMMs alone and peak RSS.
+# measured in the same run; also the GEMMs alone and peak RSS.
 # Run by `make bench`; environment: top_srcdir, top_builddir, LLMSPAM.
 set -e
 : "${top_srcdir:?}" "${top_builddir:?}" "${LLMSPAM:?}"
