@@ -36,6 +36,8 @@ static void usage(FILE *out)
             "  LLMSPAM_CPU_ISA) and its peak, measured in the same run on T threads:\n"
             "  a vdpbf16ps probe for avx512_bf16, a vfmadd231ps ymm probe otherwise\n"
             "  (none for portable on a CPU without FMA); the fraction of it reached;\n"
+            "  the same per CPU-second (all threads' CPU time of the best pass against\n"
+            "  one thread's peak), which a shared machine's waits do not lower;\n"
             "  the GEMMs alone on the layer shapes (qkv, o, gate_up, down) at N rows;\n"
             "  where the time goes, and peak RSS.\n"
             "\n"
@@ -50,7 +52,7 @@ static void usage(FILE *out)
             "  --batch B      messages per packed batch with --device (default 64)\n"
             "  --json         one JSON object: tokens_per_s, ms_per_message, gflops,\n"
             "                 cpu_path, peak_kind, peak_gflops, fraction_of_peak,\n"
-            "                 gemm_*, fraction_of_gemm\n"
+            "                 cpu_fraction_of_peak, gemm_*, fraction_of_gemm\n"
             "                 (whole pass / GEMMs alone), time_share, peak_rss_mb, ...\n"
             "  -h, --help     this text\n");
 }
@@ -60,6 +62,31 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds used by the whole process (every thread), user + system. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* One thread's peak per CPU-second: the probe's FLOPs (its rate times its
+ * wall time) over the CPU time it used, best of tries. */
+static double peak_per_cpu_s(int bf16, int tries)
+{
+    double best = 0;
+    for (int i = 0; i < tries; i++) {
+        double w = now_s(), u = cpu_s();
+        double gf = bf16 ? cpu_peak_bf16_gflops(1, 1) : cpu_peak_f32_gflops(1, 1);
+        w = now_s() - w;
+        u = cpu_s() - u;
+        double r = u > 0 ? gf * w / u : 0;
+        best = r > best ? r : best;
+    }
+    return best;
 }
 
 static const char *const shape_names[FORWARD_GEMMS] = {"qkv", "o", "gate_up", "down"};
@@ -153,20 +180,23 @@ int cmd_bench(int argc, char **argv)
     double peak = bf16_peak ? cpu_peak_bf16_gflops((int)threads, 5) : cpu_peak_f32_gflops((int)threads, 5);
     if (peak <= 0)
         peak_kind = "none";
-    double best = 1e30, flops = 0;
+    double best = 1e30, best_cpu = 1e30, flops = 0;
     for (long r = 0; r <= runs; r++) {
         backend_batch b = {.n_seqs = 1, .ids = seqs, .lens = lens, .logits = logits};
         if (r == 1)
             forward_profile(fw, NULL, 1);
-        double t = now_s();
+        double t = now_s(), u = cpu_s();
         if (backend_forward(be, &b, &err)) {
             fprintf(stderr, "llmspam bench: %s\n", err.msg);
             return 1;
         }
         t = now_s() - t;
+        u = cpu_s() - u;
         flops = b.flops;
         if (r > 0 && t < best)
             best = t;
+        if (r > 0 && u < best_cpu)
+            best_cpu = u;
     }
     double prof[FORWARD_PHASES];
     forward_profile(fw, prof, 0);
@@ -188,6 +218,12 @@ int cmd_bench(int argc, char **argv)
     /* the probe again after the work: the best of both */
     double peak2 = bf16_peak ? cpu_peak_bf16_gflops((int)threads, 5) : cpu_peak_f32_gflops((int)threads, 5);
     peak = peak2 > peak ? peak2 : peak;
+    /* On a shared machine the wall clock of a long pass counts the time its
+     * threads wait for a core, which a short probe escapes: so also the
+     * FLOPs per CPU-second (every thread, spinning included) against one
+     * thread's peak. */
+    double peak1 = peak_per_cpu_s(bf16_peak, 5);
+    double cpu_gflops = flops / best_cpu / 1e9;
 
     double gflops = flops / best / 1e9;
     double gemm_t = 0, gemm_f = 0;
@@ -208,10 +244,11 @@ int cmd_bench(int argc, char **argv)
                "\"ms_per_message\":%.2f,\"gflops\":%.1f,\"cpu_path\":\"%s\",\"peak_kind\":\"%s\","
                "\"peak_gflops\":%.1f,"
                "\"fraction_of_peak\":%.4f,\"gemm_gflops\":%.1f,\"gemm_fraction_of_peak\":%.4f,"
-               "\"fraction_of_gemm\":%.4f,",
+               "\"fraction_of_gemm\":%.4f,\"cpu_s\":%.3f,\"gflops_per_cpu_s\":%.1f,"
+               "\"peak_one_thread_gflops\":%.1f,\"cpu_fraction_of_peak\":%.4f,",
                tokens, threads, runs, tokens / best, best * 1e3, gflops, path, peak_kind, peak,
                peak > 0 ? gflops / peak : 0, gemm_gflops, peak > 0 ? gemm_gflops / peak : 0,
-               gflops / gemm_gflops);
+               gflops / gemm_gflops, best_cpu, cpu_gflops, peak1, peak1 > 0 ? cpu_gflops / peak1 : 0);
         for (int w = 0; w < FORWARD_GEMMS; w++)
             printf("\"gemm_%s_gflops\":%.1f,\"gemm_%s_fraction\":%.4f,\"gemm_%s_impl\":\"%s\",",
                    shape_names[w], gemm_flops[w] / gemm_best[w] / 1e9, shape_names[w],
@@ -236,6 +273,9 @@ int cmd_bench(int argc, char **argv)
                    " = %.3f of peak\n", gflops, peak, peak_kind, threads, gflops / peak);
         else
             printf("achieved     %.1f GFLOP/s; peak: none (this CPU has no FMA probe)\n", gflops);
+        if (peak1 > 0)
+            printf("per CPU-s    %.1f GFLOP/s per CPU-second (%.3f CPU-s for the best pass) of %.1f"
+                   " GFLOP/s per CPU-second one-thread peak = %.3f of peak\n", cpu_gflops, best_cpu, peak1, cpu_gflops / peak1);
         printf("GEMM alone   %.1f GFLOP/s = %.3f of peak (%s, M=%ld); the whole pass runs at"
                " %.3f of it\n", gemm_gflops, peak > 0 ? gemm_gflops / peak : 0, path, tokens,
                gflops / gemm_gflops);
