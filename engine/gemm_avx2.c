@@ -1,8 +1,8 @@
 /*
  * gemm_avx2: the "avx2" path of the GEMM seam, for x86-64 CPUs with AVX2
  * and FMA but no usable bf16 matmul (Zen 2/3, Haswell..Ice Lake clients).
- * Only this file is compiled with -mavx2 -mfma -mf16c; the seam calls it
- * only when cpu_isa_get() allows AVX2.
+ * Only this file is compiled with -mavx2 -mfma (on x86-64, configure.ac);
+ * the seam calls it only when cpu_isa_get() allows AVX2.
  *
  * The weights stay bf16 in memory, in the panel layout of gemm_impl.h
  * (GEMM_NR = 16 columns x k). A product is done the GotoBLAS way:
