@@ -1,8 +1,9 @@
 #!/bin/sh
 # bench/engine.sh: the whole CPU forward pass of a Llama-3.2-1B-shaped
 # classifier (random weights, generated once into the build tree: 2.5 GB)
-# on 512 tokens with 2 threads, as a fraction of the machine's bf16 peak
-# measured in the same run; also oneDNN's GEMMs alone and peak RSS.
+# on 512 tokens with 2 threads, as a fraction of the peak of the GEMM path
+# in use (bf16 or f32 FMA; LLMSPAM_CPU_ISA caps the path), measured in the
+# same run; also the GEMMs alone and peak RSS.
 # Run by `make bench`; environment: top_srcdir, top_builddir, LLMSPAM.
 set -e
 : "${top_srcdir:?}" "${top_builddir:?}" "${LLMSPAM:?}"

@@ -60,7 +60,7 @@ struct backend {
 typedef engine_status (*backend_new_fn)(checkpoint *ck, const backend_options *opt,
                                         backend **out, engine_err *err);
 
-/* The CPU backend: oneDNN GEMMs and the kernels of kernels.h. */
+/* The CPU backend: the GEMM seam (gemm.h) and the kernels of kernels.h. */
 engine_status backend_cpu_new(checkpoint *ck, const backend_options *opt, backend **out,
                               engine_err *err);
 

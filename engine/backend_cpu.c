@@ -1,6 +1,6 @@
 /*
- * backend_cpu: the CPU backend: a model (immutable weights in oneDNN
- * layouts) plus one forward state, behind the backend interface.
+ * backend_cpu: the CPU backend: a model (immutable weights prepared by the
+ * GEMM seam) plus one forward state, behind the backend interface.
  */
 #include "config.h"
 #include "engine/backend.h"
@@ -57,8 +57,8 @@ engine_status backend_cpu_new(checkpoint *ck, const backend_options *opt, backen
     cb->base.capacity = opt->max_tokens;
     cb->base.max_tokens = opt->max_tokens;
     cb->base.num_labels = cb->m->cfg.num_labels;
-    snprintf(cb->base.desc, sizeof cb->base.desc, "cpu (%s kernels, oneDNN bf16, %d threads)",
-             forward_kernels(cb->f)->name, opt->threads);
+    snprintf(cb->base.desc, sizeof cb->base.desc, "cpu (%s kernels, %s gemm, %d threads)",
+             forward_kernels(cb->f)->name, gemm_path(cb->m->gemm), opt->threads);
     *out = &cb->base;
     return ENGINE_OK;
 }

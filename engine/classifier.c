@@ -24,6 +24,7 @@
 #include "engine/backend.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"
+#include "engine/forward.h"
 #include "engine/tokenizer.h"
 
 #include <errno.h>
@@ -538,6 +539,12 @@ const llama_config *classifier_config(const classifier *c)
 const char *classifier_device(const classifier *c)
 {
     return c->device;
+}
+
+const char *classifier_cpu_path(const classifier *c)
+{
+    forward *f = backend_cpu_forward_state(c->be);
+    return f ? forward_gemm_path(f) : "none";
 }
 
 const char *classifier_warnings(const classifier *c)

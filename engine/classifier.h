@@ -111,4 +111,9 @@ const char *classifier_warnings(const classifier *c);
 /* The backend in use, e.g. "cpu" or "cuda:0", and why it was chosen. */
 const char *classifier_device(const classifier *c);
 
+/* The CPU GEMM path of the CPU backend ("avx512_bf16", "avx512", "avx2",
+ * "portable"; see gemm.h), or "none" when the model runs on another
+ * device. Static. */
+const char *classifier_cpu_path(const classifier *c);
+
 #endif

@@ -1,9 +1,12 @@
 /*
- * cpu_peak: the machine's bf16 peak, measured: every thread runs
- * independent chains of vdpbf16ps (16 fp32 lanes x 2 products = 64 FLOPs
- * an instruction) and the best of several tries is kept, since noise can
- * only lower it. The benchmark reports its own speed as a fraction of
- * this, measured in the same run.
+ * cpu_peak: the machine's peaks, measured: every thread runs independent
+ * chains of one instruction and the best of several tries is kept, since
+ * noise can only lower it. The benchmark reports its own speed as a
+ * fraction of the peak of the GEMM path in use, measured in the same run:
+ *   bf16  vdpbf16ps zmm (16 fp32 lanes x 2 products = 64 FLOPs), the
+ *         ceiling of the avx512_bf16 path (cpu_peak.c);
+ *   f32   vfmadd231ps ymm (8 lanes x 2 = 16 FLOPs), the ceiling of the
+ *         avx2 path (cpu_peak_avx2.c).
  */
 #ifndef LLMSPAM_ENGINE_CPU_PEAK_H
 #define LLMSPAM_ENGINE_CPU_PEAK_H
@@ -11,5 +14,8 @@
 /* Best bf16 GFLOP/s over tries runs on threads OpenMP threads, or 0 when
  * the CPU lacks AVX-512 BF16. */
 double cpu_peak_bf16_gflops(int threads, int tries);
+
+/* Best f32 FMA (ymm) GFLOP/s, or 0 when the CPU lacks AVX2+FMA. */
+double cpu_peak_f32_gflops(int threads, int tries);
 
 #endif

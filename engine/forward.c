@@ -1,7 +1,7 @@
 /*
  * forward: the CPU forward pass of a Llama sequence classifier over a
  * batch of sequences packed as rows. See forward.h. Kernels run under
- * OpenMP with the same thread count oneDNN uses, one pool for both.
+ * OpenMP with the same thread count the GEMMs use, one pool for both.
  */
 #include "config.h"
 #include "engine/forward.h"
@@ -18,15 +18,26 @@
 #define FORWARD_PAR_ELEMS 32768.0
 #define FORWARD_PAR_ATTN 4e6
 
+/* Shapes: T rows in a batch (T <= cap), mb = gemm_bucket(cap) rows
+ * allocated (the GEMMs read and write whole buckets), H hidden, I
+ * intermediate, nqkv = q_dim + 2*kv_dim, hd head_dim, kvh kv heads. */
 struct forward {
     const model *m;
     const kernels *k;
     int threads;
     int cap, mb;        /* rows: max_tokens, and its gemm bucket */
-    int H, I, nqkv, ldk;
-    gemm_plan *p_qkv, *p_o, *p_gu, *p_down;
-    float *h, *hp, *qkv, *kt, *vb, *gu, *sbuf;
-    uint16_t *xn, *att, *act;
+    int H, I, nqkv, ldk; /* ldk = mb + 16 rounded up to 16: row stride of kt */
+    gemm_plan *p_qkv, *p_o, *p_gu, *p_down; /* for up to cap rows each */
+    float *h;           /* [mb][H] the residual stream, one row per token */
+    float *hp;          /* [mb][H] the residual of the pooled rows (last layer: row s = sequence s) */
+    float *qkv;         /* [mb][nqkv] q | k | v of each row (RoPE applied to q and k in place) */
+    float *kt;          /* [kvh][hd][ldk] keys transposed per kv head: kt[g][d][row] */
+    float *vb;          /* [kvh][mb][hd] values per kv head */
+    float *gu;          /* [mb][2*I] gate | up of each row */
+    float *sbuf;        /* [threads][KERNELS_ATTN_BLOCK][ldk] attention scores, per thread */
+    uint16_t *xn;       /* [mb][H] bf16 RMSNorm of the residual: input of qkv and gate_up */
+    uint16_t *att;      /* [mb][q_dim] bf16 attention output (heads side by side): input of o */
+    uint16_t *act;      /* [mb][I] bf16 silu(gate) * up: input of down */
     int *rowpos;        /* [cap] position of each row in its sequence */
     int32_t *rowtok;    /* [cap] token id of each row */
     int *off;           /* [cap + 1] first row of each sequence */
@@ -157,22 +168,27 @@ void forward_use_kernels(forward *f, const kernels *k)
     f->k = k;
 }
 
-static gemm_plan *plan_of(const forward *f, int which)
+static gemm_plan *plan_of(const forward *f, forward_gemm which)
 {
     switch (which) {
-    case 0: return f->p_qkv;
-    case 1: return f->p_o;
-    case 2: return f->p_gu;
+    case FORWARD_GEMM_QKV: return f->p_qkv;
+    case FORWARD_GEMM_O: return f->p_o;
+    case FORWARD_GEMM_GATE_UP: return f->p_gu;
     default: return f->p_down;
     }
 }
 
-const char *forward_gemm_impl(const forward *f, int which, int m)
+const char *forward_gemm_path(const forward *f)
+{
+    return gemm_path(f->m->gemm);
+}
+
+const char *forward_gemm_impl(const forward *f, forward_gemm which, int m)
 {
     return gemm_plan_impl(plan_of(f, which), m);
 }
 
-engine_status forward_gemm_only(forward *f, int which, int m, double *flops, engine_err *err)
+engine_status forward_gemm_only(forward *f, forward_gemm which, int m, double *flops, engine_err *err)
 {
     const model_layer *L = &f->m->layers[0];
     if (m < 1 || m > f->cap)
@@ -182,9 +198,9 @@ engine_status forward_gemm_only(forward *f, int which, int m, double *flops, eng
     float *c;
     double n, k;
     switch (which) {
-    case 0: w = L->qkv; a = f->xn; c = f->qkv; n = f->nqkv; k = f->H; break;
-    case 1: w = L->o; a = f->att; c = f->h; n = f->H; k = f->m->q_dim; break;
-    case 2: w = L->gate_up; a = f->xn; c = f->gu; n = 2.0 * f->I; k = f->H; break;
+    case FORWARD_GEMM_QKV: w = L->qkv; a = f->xn; c = f->qkv; n = f->nqkv; k = f->H; break;
+    case FORWARD_GEMM_O: w = L->o; a = f->att; c = f->h; n = f->H; k = f->m->q_dim; break;
+    case FORWARD_GEMM_GATE_UP: w = L->gate_up; a = f->xn; c = f->gu; n = 2.0 * f->I; k = f->H; break;
     default: w = L->down; a = f->act; c = f->h; n = f->H; k = f->I; break;
     }
     *flops = 2.0 * m * n * k;
@@ -214,12 +230,54 @@ static void attend(const forward *f, int o, int h, int q0, int nq, uint16_t *out
     f->k->attention(&a);
 }
 
+/* The second half of a layer on `rows` rows of the residual x (f->h for
+ * every row, f->hp for the pooled rows of the last layer), whose attention
+ * output is in f->att: x += o_proj(att); xn = RMSNorm(x); gu =
+ * gate_up(xn); act = silu(gate) * up; x += down(act). par: SiLU*mul
+ * splits rows across threads. prof: charge each step to its phase
+ * (otherwise the caller charges the whole). */
+static engine_status o_mlp(forward *f, const model_layer *L, int rows, float *x, int par, int prof,
+                           double *flops, engine_err *err)
+{
+    const model *m = f->m;
+    const kernels *k = f->k;
+    int H = f->H, I = f->I, nt = f->threads;
+    engine_status st;
+    if ((st = gemm_run(f->p_o, L->o, rows, f->att, x, err)))
+        return st;
+    *flops += 2.0 * rows * H * m->q_dim;
+    if (prof)
+        tick(f, 5);
+    for (int t = 0; t < rows; t++)
+        k->rmsnorm_bf16(x + (size_t)t * H, L->ln_mlp, m->cfg.rms_norm_eps, H, f->xn + (size_t)t * H);
+    if (prof)
+        tick(f, 1);
+    if ((st = gemm_run(f->p_gu, L->gate_up, rows, f->xn, f->gu, err)))
+        return st;
+    *flops += 2.0 * rows * 2.0 * I * H;
+    if (prof)
+        tick(f, 6);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 8) if (par)
+    for (int t = 0; t < rows; t++) {
+        const float *g = f->gu + (size_t)t * 2 * I;
+        k->silu_mul_bf16(g, g + I, I, f->act + (size_t)t * I);
+    }
+    if (prof)
+        tick(f, 7);
+    if ((st = gemm_run(f->p_down, L->down, rows, f->act, x, err)))
+        return st;
+    *flops += 2.0 * rows * H * I;
+    if (prof)
+        tick(f, 8);
+    return ENGINE_OK;
+}
+
 engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
 {
     const model *m = f->m;
     const llama_config *c = &m->cfg;
     const kernels *k = f->k;
-    int H = f->H, I = f->I, nh = c->num_heads, nkv = c->num_kv_heads, hd = c->head_dim;
+    int H = f->H, nh = c->num_heads, nkv = c->num_kv_heads, hd = c->head_dim;
     int half = hd / 2, qd = m->q_dim, kvd = m->kv_dim, nt = f->threads;
     int ns = b->n_seqs, T = 0;
     double flops = 0;
@@ -310,27 +368,8 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
                 flops += 4.0 * hd * nh * ((double)n * (n + 1) / 2);
             }
             tick(f, 4);
-            if ((st = gemm_run(f->p_o, L->o, T, f->att, f->h, err)))
+            if ((st = o_mlp(f, L, T, f->h, par, 1, &flops, err)))
                 return st;
-            flops += 2.0 * T * H * qd;
-            tick(f, 5);
-            for (int t = 0; t < T; t++)
-                k->rmsnorm_bf16(f->h + (size_t)t * H, L->ln_mlp, c->rms_norm_eps, H, f->xn + (size_t)t * H);
-            tick(f, 1);
-            if ((st = gemm_run(f->p_gu, L->gate_up, T, f->xn, f->gu, err)))
-                return st;
-            flops += 2.0 * T * 2.0 * I * H;
-            tick(f, 6);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 8) if (par)
-            for (int t = 0; t < T; t++) {
-                const float *g = f->gu + (size_t)t * 2 * I;
-                k->silu_mul_bf16(g, g + I, I, f->act + (size_t)t * I);
-            }
-            tick(f, 7);
-            if ((st = gemm_run(f->p_down, L->down, T, f->act, f->h, err)))
-                return st;
-            flops += 2.0 * T * H * I;
-            tick(f, 8);
         } else {
             /* only each sequence's last row matters from here on */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2) if (apar)
@@ -344,21 +383,8 @@ engine_status forward_run(forward *f, backend_batch *b, engine_err *err)
                 flops += 4.0 * hd * nh * b->lens[s];
                 memcpy(f->hp + (size_t)s * H, f->h + (size_t)(f->off[s + 1] - 1) * H, (size_t)H * sizeof(float));
             }
-            if ((st = gemm_run(f->p_o, L->o, ns, f->att, f->hp, err)))
+            if ((st = o_mlp(f, L, ns, f->hp, 0, 0, &flops, err)))
                 return st;
-            flops += 2.0 * ns * H * qd;
-            for (int s = 0; s < ns; s++)
-                k->rmsnorm_bf16(f->hp + (size_t)s * H, L->ln_mlp, c->rms_norm_eps, H, f->xn + (size_t)s * H);
-            if ((st = gemm_run(f->p_gu, L->gate_up, ns, f->xn, f->gu, err)))
-                return st;
-            flops += 2.0 * ns * 2.0 * I * H;
-            for (int s = 0; s < ns; s++) {
-                const float *g = f->gu + (size_t)s * 2 * I;
-                k->silu_mul_bf16(g, g + I, I, f->act + (size_t)s * I);
-            }
-            if ((st = gemm_run(f->p_down, L->down, ns, f->act, f->hp, err)))
-                return st;
-            flops += 2.0 * ns * H * I;
             tick(f, 9);
         }
     }

@@ -1,6 +1,6 @@
 /*
- * forward: the per-use state of the CPU forward pass (activations, oneDNN
- * primitives, scratch), every buffer sized at forward_new for max_tokens
+ * forward: the per-use state of the CPU forward pass (activations, GEMM
+ * plans, scratch), every buffer sized at forward_new for max_tokens
  * rows, so forward_run allocates nothing. It runs a batch of sequences
  * packed as rows: embedding -> layers of (RMSNorm, GQA attention with RoPE,
  * causal, residual, RMSNorm, SwiGLU MLP, residual) -> final RMSNorm ->
@@ -10,7 +10,7 @@
  *
  * Ownership: the state borrows the model (which must outlive it). One
  * thread at a time; it uses `threads` OpenMP workers for its kernels and
- * oneDNN alike.
+ * GEMMs alike.
  */
 #ifndef LLMSPAM_ENGINE_FORWARD_H
 #define LLMSPAM_ENGINE_FORWARD_H
@@ -30,18 +30,31 @@ void forward_free(forward *f);
 /* Run batch (see backend.h). */
 engine_status forward_run(forward *f, backend_batch *batch, engine_err *err);
 
+/* ---- Benchmark and test hatches (tools/cmd_bench.c, t/): the classifier
+ * needs none of these. ---- */
+
+/* The GEMMs of a layer, by weight. */
+typedef enum forward_gemm {
+    FORWARD_GEMM_QKV,      /* [T][hidden] x [q+2kv][hidden]^T */
+    FORWARD_GEMM_O,        /* [T][q_dim] x [hidden][q_dim]^T, added to the residual */
+    FORWARD_GEMM_GATE_UP,  /* [T][hidden] x [2*inter][hidden]^T */
+    FORWARD_GEMM_DOWN,     /* [T][inter] x [hidden][inter]^T, added to the residual */
+    FORWARD_GEMMS
+} forward_gemm;
+
 /* The kernels table in use (kernels_get() unless replaced). */
 const kernels *forward_kernels(const forward *f);
-/* Use table k from now on (tests compare the portable and AVX-512 paths
+/* Use table k from now on (tests compare the portable and SIMD paths
  * over the whole forward pass). */
 void forward_use_kernels(forward *f, const kernels *k);
 
-/* oneDNN's implementation for the GEMM of each layer shape at m rows:
- * which = 0 qkv, 1 o, 2 gate_up, 3 down. */
-const char *forward_gemm_impl(const forward *f, int which, int m);
+/* The GEMM path in use (gemm_path(): "avx512_bf16", "avx2", ...). */
+const char *forward_gemm_path(const forward *f);
+/* The GEMM seam's kernel for GEMM `which` at m rows (gemm_plan_impl). */
+const char *forward_gemm_impl(const forward *f, forward_gemm which, int m);
 /* Run that GEMM alone on m rows of the first layer's weight (benchmarks);
  * returns its floating-point operations in *flops. */
-engine_status forward_gemm_only(forward *f, int which, int m, double *flops, engine_err *err);
+engine_status forward_gemm_only(forward *f, forward_gemm which, int m, double *flops, engine_err *err);
 
 /* Where the time goes: seconds per phase summed over forward_run calls
  * (seconds[FORWARD_PHASES]); reset zeroes the sums. */
@@ -50,7 +63,7 @@ void forward_profile(forward *f, double *seconds, int reset);
 const char *forward_phase_name(int phase);
 
 /* The forward state of a CPU backend (benchmarks), or NULL when b is
- * another backend. */
+ * another backend. Defined with the CPU backend (backend_cpu.c). */
 forward *backend_cpu_forward_state(backend *b);
 
 #endif

@@ -1,64 +1,75 @@
 /*
- * gemm: oneDNN bf16 matmul with weights reordered once and one primitive
- * per row bucket (runtime-m primitives fall back to oneDNN's slower
- * gemm:jit; fixed-m ones get brgemm). See gemm.h.
+ * gemm: the seam. Chooses an implementation once per context (see gemm.h)
+ * and routes weights and plans to it through gemm_impl.h.
  */
 #include "config.h"
 #include "engine/gemm.h"
+#include "engine/gemm_impl.h"
 
-#include <oneapi/dnnl/dnnl.h>
-#include <omp.h>
 #include <stdlib.h>
-#include <string.h>
 
 struct gemm_ctx {
-    dnnl_engine_t engine;
+    const gemm_impl *impl;
+    void *state;
+    const char *path;
 };
 
 struct gemm_weight {
+    const gemm_impl *impl;
     int n, k, max_m;
-    dnnl_memory_desc_t md; /* the reordered layout */
-    void *data;
     size_t bytes;
+    void *w;
 };
-
-typedef struct bucket {
-    int m;
-    int threads;          /* OpenMP threads this primitive was made for */
-    dnnl_primitive_t prim;
-    dnnl_memory_t src, wei, dst, scratch;
-    const char *impl;
-} bucket;
 
 struct gemm_plan {
-    gemm_ctx *ctx;
-    dnnl_stream_t stream;
-    int n, k, nb;
-    bucket *b;
-    void *scratch;
-    size_t scratch_bytes;
+    const gemm_impl *impl;
+    int n, k, max_m;
+    void *p;
 };
 
-engine_status gemm_ctx_new(gemm_ctx **out, engine_err *err)
+engine_status gemm_ctx_new_capped(cpu_isa cap, gemm_ctx **out, engine_err *err)
 {
     *out = NULL;
+    cpu_isa isa = cpu_isa_get();
+    if (cap < isa)
+        isa = cap;
     gemm_ctx *g = calloc(1, sizeof *g);
     if (!g)
-        return engine_fail(err, ENGINE_ERR_NOMEM, "oneDNN: out of memory");
-    if (dnnl_engine_create(&g->engine, dnnl_cpu, 0) != dnnl_success) {
+        return engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory");
+    /* fastest first; a path that cannot be made here gives way to the next */
+    const gemm_impl *const order[] = {&gemm_impl_onednn, &gemm_impl_avx2, &gemm_impl_portable};
+    engine_status st = ENGINE_ERR_BACKEND;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        st = order[i]->ctx_new(isa, &g->state, &g->path, err);
+        if (st == ENGINE_OK) {
+            g->impl = order[i];
+            break;
+        }
+    }
+    if (st != ENGINE_OK) {
         free(g);
-        return engine_fail(err, ENGINE_ERR_BACKEND, "oneDNN: cannot create the CPU engine");
+        return st;
     }
     *out = g;
     return ENGINE_OK;
+}
+
+engine_status gemm_ctx_new(gemm_ctx **out, engine_err *err)
+{
+    return gemm_ctx_new_capped(CPU_ISA_AVX512_BF16, out, err);
 }
 
 void gemm_ctx_free(gemm_ctx *g)
 {
     if (!g)
         return;
-    dnnl_engine_destroy(g->engine);
+    g->impl->ctx_free(g->state);
     free(g);
+}
+
+const char *gemm_path(const gemm_ctx *g)
+{
+    return g->path;
 }
 
 int gemm_bucket(int m)
@@ -74,103 +85,24 @@ int gemm_bucket(int m)
     return (m + step - 1) / step * step;
 }
 
-/* A matmul primitive descriptor for m rows; wmd NULL = weights "any". */
-static dnnl_status_t make_pd(gemm_ctx *g, int m, int n, int k, const dnnl_memory_desc_t *wmd,
-                             bool accumulate, dnnl_primitive_desc_t *pd)
+int gemm_threads_for(int m, int n, int k, int threads)
 {
-    dnnl_memory_desc_t a, w, c;
-    dnnl_dims_t da = {m, k}, dw = {k, n}, dc = {m, n};
-    dnnl_status_t s;
-    if ((s = dnnl_memory_desc_init_by_tag(&a, 2, da, dnnl_bf16, dnnl_ab)) != dnnl_success)
-        return s;
-    if (wmd)
-        w = *wmd;
-    else if ((s = dnnl_memory_desc_init_by_tag(&w, 2, dw, dnnl_bf16, dnnl_format_tag_any)) != dnnl_success)
-        return s;
-    if ((s = dnnl_memory_desc_init_by_tag(&c, 2, dc, dnnl_f32, dnnl_ab)) != dnnl_success)
-        return s;
-    dnnl_matmul_desc_t md;
-    if ((s = dnnl_matmul_desc_init(&md, &a, &w, NULL, &c)) != dnnl_success)
-        return s;
-    dnnl_primitive_attr_t attr;
-    if ((s = dnnl_primitive_attr_create(&attr)) != dnnl_success)
-        return s;
-    s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    dnnl_post_ops_t po = NULL;
-    if (s == dnnl_success && accumulate) {
-        s = dnnl_post_ops_create(&po);
-        if (s == dnnl_success)
-            s = dnnl_post_ops_append_sum(po, 1.0f);
-        if (s == dnnl_success)
-            s = dnnl_primitive_attr_set_post_ops(attr, po);
-    }
-    if (s == dnnl_success)
-        s = dnnl_primitive_desc_create(pd, &md, attr, g->engine, NULL);
-    if (po)
-        dnnl_post_ops_destroy(po);
-    dnnl_primitive_attr_destroy(attr);
-    return s;
+    return m <= 16 || 2.0 * m * n * k < 32e6 ? 1 : threads;
 }
 
 engine_status gemm_weight_new(gemm_ctx *g, const char *name, int n, int k, int max_m,
                               const uint16_t *src, gemm_weight **out, engine_err *err)
 {
     *out = NULL;
+    if (n < 1 || k < 1 || max_m < 1)
+        return engine_fail(err, ENGINE_ERR_ARG, "%s: bad shape %dx%d for %d rows", name, n, k, max_m);
     gemm_weight *w = calloc(1, sizeof *w);
     if (!w)
         return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory", name);
-    w->n = n;
-    w->k = k;
-    w->max_m = max_m;
-    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
-    dnnl_primitive_t reorder = NULL;
-    dnnl_memory_t from = NULL, to = NULL;
-    dnnl_stream_t stream = NULL;
-    engine_status st = ENGINE_ERR_BACKEND;
-    if (make_pd(g, gemm_bucket(max_m), n, k, NULL, false, &pd) != dnnl_success) {
-        engine_fail(err, st, "%s: oneDNN has no bf16 matmul for %dx%d", name, n, k);
-        goto out;
-    }
-    w->md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    w->bytes = dnnl_memory_desc_get_size(&w->md);
-    if (posix_memalign(&w->data, 64, w->bytes ? w->bytes : 64)) {
-        w->data = NULL;
-        st = engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for %zu bytes", name, w->bytes);
-        goto out;
-    }
-    dnnl_memory_desc_t umd;
-    dnnl_dims_t dw = {k, n};
-    if (dnnl_memory_desc_init_by_tag(&umd, 2, dw, dnnl_bf16, dnnl_ba) != dnnl_success ||
-        dnnl_memory_create(&from, &umd, g->engine, (void *)src) != dnnl_success ||
-        dnnl_memory_create(&to, &w->md, g->engine, w->data) != dnnl_success ||
-        dnnl_reorder_primitive_desc_create(&rpd, &umd, g->engine, &w->md, g->engine, NULL) != dnnl_success ||
-        dnnl_primitive_create(&reorder, rpd) != dnnl_success ||
-        dnnl_stream_create(&stream, g->engine, dnnl_stream_default_flags) != dnnl_success) {
-        engine_fail(err, st, "%s: oneDNN cannot reorder the weight", name);
-        goto out;
-    }
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-    if (dnnl_primitive_execute(reorder, stream, 2, args) != dnnl_success ||
-        dnnl_stream_wait(stream) != dnnl_success) {
-        engine_fail(err, st, "%s: oneDNN reorder failed", name);
-        goto out;
-    }
-    st = ENGINE_OK;
-out:
-    if (stream)
-        dnnl_stream_destroy(stream);
-    if (reorder)
-        dnnl_primitive_destroy(reorder);
-    if (rpd)
-        dnnl_primitive_desc_destroy(rpd);
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
-    if (from)
-        dnnl_memory_destroy(from);
-    if (to)
-        dnnl_memory_destroy(to);
-    if (st != ENGINE_OK) {
-        gemm_weight_free(w);
+    *w = (gemm_weight){.impl = g->impl, .n = n, .k = k, .max_m = max_m};
+    engine_status st = g->impl->weight_new(g->state, name, n, k, max_m, src, &w->w, &w->bytes, err);
+    if (st) {
+        free(w);
         return st;
     }
     *out = w;
@@ -181,7 +113,7 @@ void gemm_weight_free(gemm_weight *w)
 {
     if (!w)
         return;
-    free(w->data);
+    w->impl->weight_free(w->w);
     free(w);
 }
 
@@ -190,158 +122,44 @@ size_t gemm_weight_bytes(const gemm_weight *w)
     return w->bytes;
 }
 
-void gemm_plan_free(gemm_plan *p)
-{
-    if (!p)
-        return;
-    for (int i = 0; i < p->nb; i++) {
-        bucket *b = &p->b[i];
-        if (b->prim)
-            dnnl_primitive_destroy(b->prim);
-        if (b->src)
-            dnnl_memory_destroy(b->src);
-        if (b->wei)
-            dnnl_memory_destroy(b->wei);
-        if (b->dst)
-            dnnl_memory_destroy(b->dst);
-        if (b->scratch)
-            dnnl_memory_destroy(b->scratch);
-    }
-    free(p->b);
-    free(p->scratch);
-    if (p->stream)
-        dnnl_stream_destroy(p->stream);
-    free(p);
-}
-
-/* A GEMM runs on one thread when it has at most 16 rows (it is bound by
- * memory bandwidth there) or less than GEMM_PAR_FLOPS of work: waking a
- * second thread then costs more than it gives whenever the machine is
- * shared. */
-#define GEMM_SMALL_M 16
-#define GEMM_PAR_FLOPS 32e6
-
 engine_status gemm_plan_new(gemm_ctx *g, const gemm_weight *proto, int max_m, bool accumulate,
                             int threads, gemm_plan **out, engine_err *err)
 {
     *out = NULL;
+    if (proto->impl != g->impl || max_m < 1 || max_m > proto->max_m || threads < 1)
+        return engine_fail(err, ENGINE_ERR_ARG, "gemm: no plan for %d rows of a %dx%d weight made for %d",
+                           max_m, proto->n, proto->k, proto->max_m);
     gemm_plan *p = calloc(1, sizeof *p);
     if (!p)
         return engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory");
-    p->ctx = g;
-    p->n = proto->n;
-    p->k = proto->k;
-    int top = gemm_bucket(max_m);
-    int saved_threads = omp_get_max_threads();
-    int nb = 0;
-    for (int m = 1; m <= top; m = gemm_bucket(m + 1))
-        nb++;
-    p->b = calloc((size_t)nb, sizeof *p->b);
-    if (!p->b) {
-        gemm_plan_free(p);
-        return engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory");
-    }
-    if (dnnl_stream_create(&p->stream, g->engine, dnnl_stream_default_flags) != dnnl_success) {
-        gemm_plan_free(p);
-        return engine_fail(err, ENGINE_ERR_BACKEND, "oneDNN: cannot create a stream");
-    }
-    size_t scratch = 0;
-    dnnl_primitive_desc_t *pds = calloc((size_t)nb, sizeof *pds);
-    if (!pds) {
-        gemm_plan_free(p);
-        return engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory");
-    }
-    engine_status st = ENGINE_OK;
-    int i = 0;
-    for (int m = 1; m <= top; m = gemm_bucket(m + 1), i++) {
-        bucket *b = &p->b[i];
-        b->m = m;
-        b->threads = m <= GEMM_SMALL_M || 2.0 * m * p->n * p->k < GEMM_PAR_FLOPS ? 1 : threads;
-        /* oneDNN sizes a primitive for the calling thread's OpenMP count */
-        omp_set_num_threads(b->threads);
-        if (make_pd(g, m, p->n, p->k, &proto->md, accumulate, &pds[i]) != dnnl_success ||
-            dnnl_primitive_create(&b->prim, pds[i]) != dnnl_success) {
-            st = engine_fail(err, ENGINE_ERR_BACKEND, "oneDNN: no matmul for %dx%dx%d", m, p->n, p->k);
-            break;
-        }
-        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pds[i], dnnl_query_scratchpad_md, 0);
-        size_t sz = smd ? dnnl_memory_desc_get_size(smd) : 0;
-        scratch = sz > scratch ? sz : scratch;
-        if (dnnl_primitive_desc_query(pds[i], dnnl_query_impl_info_str, 0, &b->impl) != dnnl_success)
-            b->impl = "?";
-    }
-    p->nb = i;
-    omp_set_num_threads(saved_threads);
-    if (st == ENGINE_OK) {
-        p->scratch_bytes = scratch;
-        if (posix_memalign(&p->scratch, 64, scratch ? scratch : 64)) {
-            p->scratch = NULL;
-            st = engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory for the scratchpad");
-        }
-    }
-    for (int j = 0; st == ENGINE_OK && j < p->nb; j++) {
-        bucket *b = &p->b[j];
-        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pds[j], dnnl_query_src_md, 0);
-        const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pds[j], dnnl_query_dst_md, 0);
-        const dnnl_memory_desc_t *scm = dnnl_primitive_desc_query_md(pds[j], dnnl_query_scratchpad_md, 0);
-        if (dnnl_memory_create(&b->src, smd, g->engine, DNNL_MEMORY_NONE) != dnnl_success ||
-            dnnl_memory_create(&b->wei, &proto->md, g->engine, DNNL_MEMORY_NONE) != dnnl_success ||
-            dnnl_memory_create(&b->dst, dmd, g->engine, DNNL_MEMORY_NONE) != dnnl_success ||
-            dnnl_memory_create(&b->scratch, scm, g->engine, p->scratch) != dnnl_success)
-            st = engine_fail(err, ENGINE_ERR_BACKEND, "oneDNN: cannot create memory objects");
-    }
-    for (int j = 0; j < nb; j++)
-        if (pds[j]) {
-            /* impl strings belong to the pd: keep a static copy of known ones */
-            if (p->b[j].impl && strstr(p->b[j].impl, "brg:avx512_core_bf16"))
-                p->b[j].impl = "brg:avx512_core_bf16";
-            else if (p->b[j].impl && strstr(p->b[j].impl, "gemm:jit"))
-                p->b[j].impl = "gemm:jit";
-            else
-                p->b[j].impl = "other";
-            dnnl_primitive_desc_destroy(pds[j]);
-        }
-    free(pds);
-    if (st != ENGINE_OK) {
-        gemm_plan_free(p);
+    *p = (gemm_plan){.impl = g->impl, .n = proto->n, .k = proto->k, .max_m = max_m};
+    engine_status st = g->impl->plan_new(g->state, proto->w, proto->n, proto->k, max_m, accumulate,
+                                         threads, &p->p, err);
+    if (st) {
+        free(p);
         return st;
     }
     *out = p;
     return ENGINE_OK;
 }
 
-static bucket *find(const gemm_plan *p, int m)
+void gemm_plan_free(gemm_plan *p)
 {
-    int bm = gemm_bucket(m);
-    for (int i = 0; i < p->nb; i++)
-        if (p->b[i].m == bm)
-            return &p->b[i];
-    return NULL;
+    if (!p)
+        return;
+    p->impl->plan_free(p->p);
+    free(p);
 }
 
 engine_status gemm_run(gemm_plan *p, const gemm_weight *w, int m, const uint16_t *a, float *c,
                        engine_err *err)
 {
-    bucket *b = find(p, m);
-    if (!b || w->n != p->n || w->k != p->k)
+    if (m < 1 || m > p->max_m || w->impl != p->impl || w->n != p->n || w->k != p->k)
         return engine_fail(err, ENGINE_ERR_ARG, "gemm: no plan for %d rows of %dx%d", m, w->n, w->k);
-    if (dnnl_memory_set_data_handle(b->src, (void *)a) != dnnl_success ||
-        dnnl_memory_set_data_handle(b->wei, w->data) != dnnl_success ||
-        dnnl_memory_set_data_handle(b->dst, c) != dnnl_success)
-        return engine_fail(err, ENGINE_ERR_BACKEND, "oneDNN: cannot bind memory");
-    omp_set_num_threads(b->threads);
-    dnnl_exec_arg_t args[4] = {
-        {DNNL_ARG_SRC, b->src}, {DNNL_ARG_WEIGHTS, b->wei},
-        {DNNL_ARG_DST, b->dst}, {DNNL_ARG_SCRATCHPAD, b->scratch},
-    };
-    if (dnnl_primitive_execute(b->prim, p->stream, 4, args) != dnnl_success ||
-        dnnl_stream_wait(p->stream) != dnnl_success)
-        return engine_fail(err, ENGINE_ERR_BACKEND, "oneDNN: matmul %dx%dx%d failed", m, p->n, p->k);
-    return ENGINE_OK;
+    return p->impl->run(p->p, w->w, m, a, c, err);
 }
 
 const char *gemm_plan_impl(const gemm_plan *p, int m)
 {
-    bucket *b = find(p, m);
-    return b ? b->impl : "none";
+    return m >= 1 && m <= p->max_m ? p->impl->plan_impl(p->p, m) : "none";
 }

@@ -1,6 +1,6 @@
 /*
  * model: load the weights of a Llama classifier from a checkpoint into
- * oneDNN layouts, tensor by tensor, releasing the mapped source pages as
+ * the GEMM seam's layouts, tensor by tensor, releasing the mapped source pages as
  * it goes. See model.h.
  */
 #include "config.h"
@@ -66,7 +66,7 @@ static engine_status copy_small(checkpoint *ck, const char *name, size_t n, uint
     return ENGINE_OK;
 }
 
-/* Reorder the row-wise concatenation of names[0..n) ([rows_i][k] each) into
+/* Prepare the row-wise concatenation of names[0..n) ([rows_i][k] each) into
  * one gemm weight, releasing each source as soon as it is no longer read. */
 static engine_status fused(model *m, checkpoint *ck, const char *const *names, int nparts, int k,
                            gemm_weight **out, engine_err *err)
@@ -146,7 +146,7 @@ engine_status model_load(checkpoint *ck, int max_tokens, model **out, engine_err
         st = engine_fail(err, ENGINE_ERR_NOMEM, "model: out of memory");
         goto fail;
     }
-    /* The reorders run on all the cores the caller allows. */
+    /* The weights are packed on all the cores the caller allows. */
     for (int l = 0; l < c->num_layers; l++) {
         model_layer *L = &m->layers[l];
         char n[8][96], down[96];

@@ -1,8 +1,9 @@
 /*
  * model: the immutable weights of a Llama sequence classifier on the CPU,
- * built once from a checkpoint. The layer matrices are reordered into
- * oneDNN's layout (q/k/v fused into one [q+k+v][hidden] weight, gate/up
- * into one [2*intermediate][hidden]); each source tensor's pages are
+ * built once from a checkpoint. The layer matrices are prepared by the
+ * GEMM seam (gemm.h) in the layout of the path it chose, kept in bf16
+ * (q/k/v fused into one [q+k+v][hidden] weight, gate/up into one
+ * [2*intermediate][hidden]); each source tensor's pages are
  * released as soon as it is copied, so peak memory stays near one copy.
  * The embedding table stays in the checkpoint's mapping (only the rows
  * used are ever read). RoPE cos/sin are tabulated in fp32 for positions
@@ -42,7 +43,7 @@ typedef struct model {
     uint16_t *norm;          /* [hidden] model.norm */
     float *score;            /* [num_labels][hidden] */
     float *rope_cos, *rope_sin; /* [max_tokens][head_dim/2] */
-    size_t weight_bytes;     /* bytes of reordered matrices */
+    size_t weight_bytes;     /* bytes of the prepared matrices */
 } model;
 
 /* Build the model for sequences of at most max_tokens tokens. The

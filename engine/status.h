@@ -18,7 +18,7 @@ typedef enum engine_status {
     ENGINE_ERR_ARG,         /* a caller passed a bad argument */
     ENGINE_ERR_TIMEOUT,     /* the caller's deadline passed */
     ENGINE_ERR_OVERLOAD,    /* the queue is full; nothing was queued */
-    ENGINE_ERR_BACKEND,     /* the compute backend failed (oneDNN, CUDA) */
+    ENGINE_ERR_BACKEND,     /* the compute backend failed (GEMM, CUDA) */
     ENGINE_ERR_SHUTDOWN     /* the engine is shutting down */
 } engine_status;
 

@@ -32,6 +32,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "engine/cpu_isa.h"
 #include "milter/callbacks.h"
 #include "milter/llmspam_conf.h"
 #include "milter/log.h"
@@ -167,9 +168,12 @@ static void report_ready(void)
     }
 }
 
-/* A checkpoint that loads but carries surprises (unknown tensors) says so once. */
+/* A checkpoint that loads but carries surprises (unknown tensors) says so
+ * once; so does an LLMSPAM_CPU_ISA that was not understood. */
 static void log_model_warnings(runtime *rt)
 {
+    if (cpu_isa_cap_error())
+        log_proc(LOG_WARNING, "%s", cpu_isa_cap_error());
     const char *warn = classifier_warnings(runtime_classifier(rt));
     if (warn[0])
         log_proc(LOG_WARNING, "model %s: %s", runtime_config(rt)->model, warn);
@@ -212,8 +216,9 @@ static void reload(const char *path)
     metrics_set_runtime(rt);
     log_set_level(level);
     const milter_config *nc = runtime_config(rt);
-    log_proc(LOG_NOTICE, "reloaded: config=%s model=%s device=%s threads=%ld", path, nc->model,
-             classifier_device(runtime_classifier(rt)), nc->threads);
+    log_proc(LOG_NOTICE, "reloaded: config=%s model=%s device=%s cpu_path=%s threads=%ld", path, nc->model,
+             classifier_device(runtime_classifier(rt)), classifier_cpu_path(runtime_classifier(rt)),
+             nc->threads);
     log_model_warnings(rt);
 }
 
@@ -260,9 +265,11 @@ static int run_daemon(const char *cfgpath, bool foreground)
     if (!rt)
         startup_fail("%s", err);
     const milter_config *cfg = runtime_config(rt);
-    log_proc(LOG_NOTICE, "starting %s: config=%s model=%s device=%s threads=%ld max_tokens=%ld mode=%s",
-             PACKAGE_VERSION, cfgpath, cfg->model, classifier_device(runtime_classifier(rt)), cfg->threads,
-             cfg->max_tokens, milter_mode_name(cfg->mode));
+    log_proc(LOG_NOTICE,
+             "starting %s: config=%s model=%s device=%s cpu_path=%s threads=%ld max_tokens=%ld mode=%s",
+             PACKAGE_VERSION, cfgpath, cfg->model, classifier_device(runtime_classifier(rt)),
+             classifier_cpu_path(runtime_classifier(rt)), cfg->threads, cfg->max_tokens,
+             milter_mode_name(cfg->mode));
     log_model_warnings(rt);
     runtime_publish(rt);
     metrics_set_runtime(rt);

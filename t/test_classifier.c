@@ -80,7 +80,7 @@ static void *run_worker(void *p)
             w->errors++;
             continue;
         }
-        /* batched rows may take another oneDNN kernel than a lone row:
+        /* batched rows may take another GEMM kernel than a lone row:
          * allow the last bf16 rounding to land either side */
         if (!same(&r, &serial[s], 2e-3))
             w->bad++;

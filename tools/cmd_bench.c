@@ -1,14 +1,16 @@
 /*
  * cmd_bench: "llmspam bench": the CPU forward pass on N tokens, as tokens/s
- * and as a fraction of the machine's bf16 peak measured in the same run
- * (cpu_peak), next to oneDNN's GEMM alone on the four layer shapes, so the
- * gap between the GEMMs and the whole pass is visible. Reports peak RSS.
+ * and as a fraction of the peak of the GEMM path in use measured in the
+ * same run (cpu_peak: vdpbf16ps for avx512_bf16, f32 FMA for the others),
+ * next to the GEMMs alone on the four layer shapes, so the gap between the
+ * GEMMs and the whole pass is visible. Reports the path and peak RSS.
  * Best of --runs timings: on a shared machine noise only slows things down.
  */
 #include "config.h"
 #include "tools/commands.h"
 #include "engine/backend.h"
 #include "engine/checkpoint.h"
+#include "engine/cpu_isa.h"
 #include "engine/cpu_peak.h"
 #include "engine/forward.h"
 
@@ -30,9 +32,13 @@ static void usage(FILE *out)
             "tokens (deterministic pseudo-random ids), and report:\n"
             "  tokens/s and ms per message (best of R runs, after one warm-up run);\n"
             "  achieved GFLOP/s, counting the FLOPs of the work actually done;\n"
-            "  the machine's bf16 peak, measured in the same run by a vdpbf16ps probe\n"
-            "  on T threads, and the fraction of it reached;\n"
-            "  oneDNN's GEMM alone on the layer shapes (qkv, o, gate_up, down) at N rows;\n"
+            "  the GEMM path in use (avx512_bf16, avx512, avx2 or portable; capped by\n"
+            "  LLMSPAM_CPU_ISA) and its peak, measured in the same run on T threads:\n"
+            "  a vdpbf16ps probe for avx512_bf16, a vfmadd231ps ymm probe otherwise\n"
+            "  (none for portable on a CPU without FMA); the fraction of it reached;\n"
+            "  the same per CPU-second (all threads' CPU time of the best pass against\n"
+            "  one thread's peak), which a shared machine's waits do not lower;\n"
+            "  the GEMMs alone on the layer shapes (qkv, o, gate_up, down) at N rows;\n"
             "  where the time goes, and peak RSS.\n"
             "\n"
             "  --model DIR    checkpoint directory (required)\n"
@@ -45,7 +51,8 @@ static void usage(FILE *out)
             "                 and p99 latency); see tools/bench_device.c\n"
             "  --batch B      messages per packed batch with --device (default 64)\n"
             "  --json         one JSON object: tokens_per_s, ms_per_message, gflops,\n"
-            "                 peak_gflops, fraction_of_peak, gemm_*, fraction_of_gemm\n"
+            "                 cpu_path, peak_kind, peak_gflops, fraction_of_peak,\n"
+            "                 cpu_fraction_of_peak, gemm_*, fraction_of_gemm\n"
             "                 (whole pass / GEMMs alone), time_share, peak_rss_mb, ...\n"
             "  -h, --help     this text\n");
 }
@@ -57,7 +64,32 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static const char *const shape_names[4] = {"qkv", "o", "gate_up", "down"};
+/* CPU seconds used by the whole process (every thread), user + system. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* One thread's peak per CPU-second: the probe's FLOPs (its rate times its
+ * wall time) over the CPU time it used, best of tries. */
+static double peak_per_cpu_s(int bf16, int tries)
+{
+    double best = 0;
+    for (int i = 0; i < tries; i++) {
+        double w = now_s(), u = cpu_s();
+        double gf = bf16 ? cpu_peak_bf16_gflops(1, 1) : cpu_peak_f32_gflops(1, 1);
+        w = now_s() - w;
+        u = cpu_s() - u;
+        double r = u > 0 ? gf * w / u : 0;
+        best = r > best ? r : best;
+    }
+    return best;
+}
+
+static const char *const shape_names[FORWARD_GEMMS] = {"qkv", "o", "gate_up", "down"};
 
 int cmd_bench(int argc, char **argv)
 {
@@ -141,31 +173,40 @@ int cmd_bench(int argc, char **argv)
     const int32_t *seqs[1] = {ids};
     int lens[1] = {(int)tokens};
 
-    double peak = cpu_peak_bf16_gflops((int)threads, 5);
-    double best = 1e30, flops = 0;
+    /* the ceiling of the path in use */
+    const char *path = forward_gemm_path(fw);
+    int bf16_peak = !strcmp(path, "avx512_bf16");
+    const char *peak_kind = bf16_peak ? "bf16 (vdpbf16ps zmm)" : "f32 FMA (vfmadd231ps ymm)";
+    double peak = bf16_peak ? cpu_peak_bf16_gflops((int)threads, 5) : cpu_peak_f32_gflops((int)threads, 5);
+    if (peak <= 0)
+        peak_kind = "none";
+    double best = 1e30, best_cpu = 1e30, flops = 0;
     for (long r = 0; r <= runs; r++) {
         backend_batch b = {.n_seqs = 1, .ids = seqs, .lens = lens, .logits = logits};
         if (r == 1)
             forward_profile(fw, NULL, 1);
-        double t = now_s();
+        double t = now_s(), u = cpu_s();
         if (backend_forward(be, &b, &err)) {
             fprintf(stderr, "llmspam bench: %s\n", err.msg);
             return 1;
         }
         t = now_s() - t;
+        u = cpu_s() - u;
         flops = b.flops;
         if (r > 0 && t < best)
             best = t;
+        if (r > 0 && u < best_cpu)
+            best_cpu = u;
     }
     double prof[FORWARD_PHASES];
     forward_profile(fw, prof, 0);
 
-    double gemm_best[4], gemm_flops[4];
-    for (int w = 0; w < 4; w++) {
+    double gemm_best[FORWARD_GEMMS], gemm_flops[FORWARD_GEMMS];
+    for (int w = 0; w < FORWARD_GEMMS; w++) {
         gemm_best[w] = 1e30;
         for (long r = 0; r <= runs; r++) {
             double t = now_s();
-            if (forward_gemm_only(fw, w, (int)tokens, &gemm_flops[w], &err)) {
+            if (forward_gemm_only(fw, (forward_gemm)w, (int)tokens, &gemm_flops[w], &err)) {
                 fprintf(stderr, "llmspam bench: %s\n", err.msg);
                 return 1;
             }
@@ -175,12 +216,18 @@ int cmd_bench(int argc, char **argv)
         }
     }
     /* the probe again after the work: the best of both */
-    double peak2 = cpu_peak_bf16_gflops((int)threads, 5);
+    double peak2 = bf16_peak ? cpu_peak_bf16_gflops((int)threads, 5) : cpu_peak_f32_gflops((int)threads, 5);
     peak = peak2 > peak ? peak2 : peak;
+    /* On a shared machine the wall clock of a long pass counts the time its
+     * threads wait for a core, which a short probe escapes: so also the
+     * FLOPs per CPU-second (every thread, spinning included) against one
+     * thread's peak. */
+    double peak1 = peak_per_cpu_s(bf16_peak, 5);
+    double cpu_gflops = flops / best_cpu / 1e9;
 
     double gflops = flops / best / 1e9;
     double gemm_t = 0, gemm_f = 0;
-    for (int w = 0; w < 4; w++) {
+    for (int w = 0; w < FORWARD_GEMMS; w++) {
         gemm_t += gemm_best[w];
         gemm_f += gemm_flops[w];
     }
@@ -194,17 +241,19 @@ int cmd_bench(int argc, char **argv)
 
     if (json) {
         printf("{\"tokens\":%ld,\"threads\":%ld,\"runs\":%ld,\"tokens_per_s\":%.2f,"
-               "\"ms_per_message\":%.2f,\"gflops\":%.1f,\"peak_gflops\":%.1f,"
+               "\"ms_per_message\":%.2f,\"gflops\":%.1f,\"cpu_path\":\"%s\",\"peak_kind\":\"%s\","
+               "\"peak_gflops\":%.1f,"
                "\"fraction_of_peak\":%.4f,\"gemm_gflops\":%.1f,\"gemm_fraction_of_peak\":%.4f,"
-               "\"fraction_of_gemm\":%.4f,",
-               tokens, threads, runs, tokens / best, best * 1e3, gflops, peak,
+               "\"fraction_of_gemm\":%.4f,\"cpu_s\":%.3f,\"gflops_per_cpu_s\":%.1f,"
+               "\"peak_one_thread_gflops\":%.1f,\"cpu_fraction_of_peak\":%.4f,",
+               tokens, threads, runs, tokens / best, best * 1e3, gflops, path, peak_kind, peak,
                peak > 0 ? gflops / peak : 0, gemm_gflops, peak > 0 ? gemm_gflops / peak : 0,
-               gflops / gemm_gflops);
-        for (int w = 0; w < 4; w++)
+               gflops / gemm_gflops, best_cpu, cpu_gflops, peak1, peak1 > 0 ? cpu_gflops / peak1 : 0);
+        for (int w = 0; w < FORWARD_GEMMS; w++)
             printf("\"gemm_%s_gflops\":%.1f,\"gemm_%s_fraction\":%.4f,\"gemm_%s_impl\":\"%s\",",
                    shape_names[w], gemm_flops[w] / gemm_best[w] / 1e9, shape_names[w],
                    peak > 0 ? gemm_flops[w] / gemm_best[w] / 1e9 / peak : 0, shape_names[w],
-                   forward_gemm_impl(fw, w, (int)tokens));
+                   forward_gemm_impl(fw, (forward_gemm)w, (int)tokens));
         printf("\"time_share\":{");
         for (int p = 0; p < FORWARD_PHASES; p++)
             printf("%s\"%s\":%.4f", p ? "," : "", forward_phase_name(p),
@@ -215,18 +264,26 @@ int cmd_bench(int argc, char **argv)
         printf("model        %s (%d layers, hidden %d, %d labels)\n", model_dir, cfg->num_layers,
                cfg->hidden_size, cfg->num_labels);
         printf("backend      %s; loaded in %.2f s\n", be->desc, load_s);
+        printf("cpu_path     %s (CPU %s)%s%s\n", path, cpu_isa_name(cpu_isa_detected()),
+               cpu_isa_cap_error() ? "; " : "", cpu_isa_cap_error() ? cpu_isa_cap_error() : "");
         printf("forward      %ld tokens: %.1f ms/message, %.1f tokens/s (best of %ld)\n", tokens,
                best * 1e3, tokens / best, runs);
-        printf("achieved     %.1f GFLOP/s of %.1f GFLOP/s bf16 peak (vdpbf16ps probe, %ld threads)"
-               " = %.3f of peak\n", gflops, peak, threads, peak > 0 ? gflops / peak : 0);
-        printf("GEMM alone   %.1f GFLOP/s = %.3f of peak (oneDNN, M=%ld); the whole pass runs at"
-               " %.3f of it\n", gemm_gflops, peak > 0 ? gemm_gflops / peak : 0, tokens,
+        if (peak > 0)
+            printf("achieved     %.1f GFLOP/s of %.1f GFLOP/s %s peak (probe, %ld threads)"
+                   " = %.3f of peak\n", gflops, peak, peak_kind, threads, gflops / peak);
+        else
+            printf("achieved     %.1f GFLOP/s; peak: none (this CPU has no FMA probe)\n", gflops);
+        if (peak1 > 0)
+            printf("per CPU-s    %.1f GFLOP/s per CPU-second (%.3f CPU-s for the best pass) of %.1f"
+                   " GFLOP/s per CPU-second one-thread peak = %.3f of peak\n", cpu_gflops, best_cpu, peak1, cpu_gflops / peak1);
+        printf("GEMM alone   %.1f GFLOP/s = %.3f of peak (%s, M=%ld); the whole pass runs at"
+               " %.3f of it\n", gemm_gflops, peak > 0 ? gemm_gflops / peak : 0, path, tokens,
                gflops / gemm_gflops);
-        for (int w = 0; w < 4; w++)
+        for (int w = 0; w < FORWARD_GEMMS; w++)
             printf("  %-8s   %.1f GFLOP/s = %.3f of peak (%s)\n", shape_names[w],
                    gemm_flops[w] / gemm_best[w] / 1e9,
                    peak > 0 ? gemm_flops[w] / gemm_best[w] / 1e9 / peak : 0,
-                   forward_gemm_impl(fw, w, (int)tokens));
+                   forward_gemm_impl(fw, (forward_gemm)w, (int)tokens));
         printf("time share  ");
         for (int p = 0; p < FORWARD_PHASES; p++)
             printf(" %s %.1f%%", forward_phase_name(p), total_prof > 0 ? 100 * prof[p] / total_prof : 0);

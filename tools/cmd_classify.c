@@ -8,6 +8,7 @@
 #include "tools/commands.h"
 #include "tools/files.h"
 #include "engine/classifier.h"
+#include "engine/cpu_isa.h"
 #include "mime/render.h"
 
 #include <errno.h>
@@ -192,6 +193,8 @@ int cmd_classify(int argc, char **argv)
         free(ids);
         return 1;
     }
+    if (cpu_isa_cap_error())
+        fprintf(stderr, "llmspam classify: warning: %s\n", cpu_isa_cap_error());
     if (classifier_warnings(c)[0])
         fprintf(stderr, "llmspam classify: %s: warning: %s\n", model, classifier_warnings(c));
     classify_result r;
@@ -217,12 +220,15 @@ int cmd_classify(int argc, char **argv)
                 printf("%s%.7g", i ? "," : "", r.logits[i]);
             printf("],\"tokens\":%d,\"ms\":%.1f,\"device\":", r.tokens, r.ms);
             json_string(classifier_device(c));
+            printf(",\"cpu_path\":");
+            json_string(classifier_cpu_path(c));
             printf("}\n");
         } else {
             printf("%s %.4f\n", cfg->id2label[r.label], r.spam_score);
             for (int i = 0; i < r.num_labels; i++)
                 printf("  %-16s p=%.6f logit=%.6f\n", cfg->id2label[i], r.probs[i], r.logits[i]);
-            printf("  tokens=%d ms=%.1f device=%s\n", r.tokens, r.ms, classifier_device(c));
+            printf("  tokens=%d ms=%.1f device=%s cpu_path=%s\n", r.tokens, r.ms, classifier_device(c),
+                   classifier_cpu_path(c));
         }
     }
     classifier_free(c);

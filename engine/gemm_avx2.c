@@ -1,0 +1,367 @@
+/*
+ * gemm_avx2: the "avx2" path of the GEMM seam, for x86-64 CPUs with AVX2
+ * and FMA but no usable bf16 matmul (Zen 2/3, Haswell..Ice Lake clients).
+ * Only this file is compiled with -mavx2 -mfma (on x86-64, configure.ac);
+ * the seam calls it only when cpu_isa_get() allows AVX2.
+ *
+ * The weights stay bf16 in memory, in the panel layout of gemm_impl.h
+ * (GEMM_NR = 16 columns x k). A product is done the GotoBLAS way:
+ *   - A is widened once to fp32 micro-panels of MR = 6 rows ([k][6]);
+ *   - the columns go out to the threads in blocks of NC (dynamic: on a
+ *     shared machine a descheduled thread's blocks go to the other);
+ *   - for each KC-deep slice a thread widens its NC x KC block of the
+ *     weight to fp32 (the bf16 -> fp32 step is a 16-bit shift), which then
+ *     sits in L2 while every MC-row block of A passes over it;
+ *   - a 6x16 micro-kernel keeps 12 ymm accumulators, reads one 16-float
+ *     row of the widened panel (from L1) and six broadcasts of A per step.
+ * Products of at most GEMV_M rows (the last layer's pooled rows) skip the
+ * blocking: one pass over the bf16 panels, widened in registers.
+ * Edges (m not a multiple of 6, n of 16, any k) go through a small tile.
+ * All scratch is sized at plan time; a run allocates nothing.
+ */
+#include "config.h"
+#include "engine/gemm_impl.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define NR GEMM_NR
+#define MR 6
+/* Measured on a loaded Zen 4 (ymm only): KC 128..1024, MC 24..240 and NC
+ * 128..512 were all within noise of each other; these are the middle. */
+#define KC 256
+#define MC 120   /* rows of A per block: MC x KC fp32 = 120 KB (L2) */
+#define NC 256   /* columns per block: NC x KC fp32 = 256 KB (L2) */
+#define GEMV_M 4
+
+typedef struct avx2_weight {
+    int n, k;
+    uint16_t *panels;
+} avx2_weight;
+
+typedef struct avx2_plan {
+    int n, k, max_m, threads;
+    bool accumulate;
+    float *a;  /* [ceil(max_m/MR)][k][MR] A widened (rows past m zero) */
+    float *b;  /* [threads][NC/NR][KC][NR] weight blocks widened */
+} avx2_plan;
+
+static engine_status ctx_new(cpu_isa cap, void **state, const char **path, engine_err *err)
+{
+    *state = NULL;
+    if (cap < CPU_ISA_AVX2)
+        return engine_fail(err, ENGINE_ERR_BACKEND, "gemm: AVX2 not allowed at %s", cpu_isa_name(cap));
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return engine_fail(err, ENGINE_ERR_BACKEND, "gemm: this CPU has no AVX2+FMA");
+    *path = "avx2";
+    return ENGINE_OK;
+}
+
+static void ctx_free(void *state)
+{
+    (void)state;
+}
+
+static void weight_free(void *wp)
+{
+    avx2_weight *w = wp;
+    if (!w)
+        return;
+    free(w->panels);
+    free(w);
+}
+
+static engine_status weight_new(void *state, const char *name, int n, int k, int max_m,
+                                const uint16_t *src, void **out, size_t *bytes, engine_err *err)
+{
+    (void)state;
+    (void)max_m;
+    *out = NULL;
+    avx2_weight *w = calloc(1, sizeof *w);
+    size_t elems = gemm_panels_elems(n, k);
+    void *mem = NULL;
+    if (!w || posix_memalign(&mem, 64, elems * sizeof(uint16_t))) {
+        free(w);
+        return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for %zu bytes", name,
+                           elems * sizeof(uint16_t));
+    }
+    w->n = n;
+    w->k = k;
+    w->panels = mem;
+    gemm_panels_pack(src, n, k, w->panels);
+    *out = w;
+    *bytes = elems * sizeof(uint16_t);
+    return ENGINE_OK;
+}
+
+static void plan_free(void *pp)
+{
+    avx2_plan *p = pp;
+    if (!p)
+        return;
+    free(p->a);
+    free(p->b);
+    free(p);
+}
+
+static engine_status plan_new(void *state, const void *proto, int n, int k, int max_m,
+                              bool accumulate, int threads, void **out, engine_err *err)
+{
+    (void)state;
+    (void)proto;
+    *out = NULL;
+    avx2_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory");
+    *p = (avx2_plan){.n = n, .k = k, .max_m = max_m, .threads = threads, .accumulate = accumulate};
+    size_t arows = (size_t)(max_m + MR - 1) / MR * MR;
+    void *a = NULL, *b = NULL;
+    if (posix_memalign(&a, 64, arows * (size_t)k * sizeof(float)) ||
+        posix_memalign(&b, 64, (size_t)threads * NC * KC * sizeof(float))) {
+        free(a);
+        free(p);
+        return engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory for the scratch of %dx%dx%d",
+                           max_m, n, k);
+    }
+    p->a = a;
+    p->b = b;
+    *out = p;
+    return ENGINE_OK;
+}
+
+/* 8 bf16 -> 8 fp32: the bf16 bits are the top half of the float */
+static inline __m256 widen8(const uint16_t *s)
+{
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)s));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+static inline float widen1(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* c[6][16] (ldc) (=|+=) a[kc][6] * b[kc][16] */
+static inline void kernel_6x16(int kc, const float *restrict a, const float *restrict b,
+                               float *restrict c, size_t ldc, bool add)
+{
+    /* C is far (L3 or memory) by now: have it on the way while the loop runs */
+    for (int r = 0; r < MR; r++)
+        _mm_prefetch((const char *)(c + (size_t)r * ldc), _MM_HINT_T0);
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+#pragma GCC unroll 4
+    for (int p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
+        x = _mm256_broadcast_ss(a + 0);
+        c00 = _mm256_fmadd_ps(x, b0, c00);
+        c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(x, b0, c10);
+        c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(x, b0, c20);
+        c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(x, b0, c30);
+        c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(x, b0, c40);
+        c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(x, b0, c50);
+        c51 = _mm256_fmadd_ps(x, b1, c51);
+        a += MR;
+        b += NR;
+    }
+#define PUT(r, v0, v1)                                                                     \
+    do {                                                                                   \
+        float *cr = c + (size_t)(r) * ldc;                                                 \
+        if (add) {                                                                         \
+            v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr));                                   \
+            v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8));                               \
+        }                                                                                  \
+        _mm256_storeu_ps(cr, v0);                                                          \
+        _mm256_storeu_ps(cr + 8, v1);                                                      \
+    } while (0)
+    PUT(0, c00, c01);
+    PUT(1, c10, c11);
+    PUT(2, c20, c21);
+    PUT(3, c30, c31);
+    PUT(4, c40, c41);
+    PUT(5, c50, c51);
+#undef PUT
+}
+
+/* An edge tile: mr < 6 rows or nc < 16 columns of c are real. */
+static void kernel_edge(int kc, const float *a, const float *b, float *c, size_t ldc, int mr, int nc,
+                        bool add)
+{
+    float t[MR * NR];
+    memset(t, 0, sizeof t);
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < nc; j++)
+            t[r * NR + j] = add ? c[(size_t)r * ldc + j] : 0;
+    kernel_6x16(kc, a, b, t, NR, true);
+    for (int r = 0; r < mr; r++)
+        memcpy(c + (size_t)r * ldc, t + r * NR, (size_t)nc * sizeof(float));
+}
+
+/* A rows [0, m) widened into MR-row micro-panels [k][MR], zero past m:
+ * written in order, read from the panel's rows side by side. */
+static void pack_a(const avx2_plan *p, int m, const uint16_t *a)
+{
+    int k = p->k, np = (m + MR - 1) / MR;
+#pragma omp for schedule(static)
+    for (int i = 0; i < np; i++) {
+        float *dst = p->a + (size_t)i * k * MR;
+        int rows = m - i * MR < MR ? m - i * MR : MR;
+        const uint16_t *src = a + (size_t)i * MR * k;
+        if (rows == MR) {
+            const uint16_t *s0 = src, *s1 = s0 + k, *s2 = s1 + k, *s3 = s2 + k, *s4 = s3 + k,
+                           *s5 = s4 + k;
+            for (int q = 0; q < k; q++, dst += MR) {
+                dst[0] = widen1(s0[q]);
+                dst[1] = widen1(s1[q]);
+                dst[2] = widen1(s2[q]);
+                dst[3] = widen1(s3[q]);
+                dst[4] = widen1(s4[q]);
+                dst[5] = widen1(s5[q]);
+            }
+        } else {
+            for (int q = 0; q < k; q++, dst += MR)
+                for (int r = 0; r < MR; r++)
+                    dst[r] = r < rows ? widen1(src[(size_t)r * k + q]) : 0;
+        }
+    }
+}
+
+/* One NC-column block [j0, j1) of C (columns, multiples of NR but j1 may be
+ * past n) on this thread, with its weight-block scratch bw. */
+static void block(const avx2_plan *p, const avx2_weight *w, int m, float *c, int j0, int j1, float *bw)
+{
+    int n = p->n, k = p->k;
+    int jn = j1 > n ? n : j1;
+    for (int p0 = 0; p0 < k; p0 += KC) {
+        int kc = k - p0 < KC ? k - p0 : KC;
+        /* widen the weight block: panel slices are contiguous kc x NR */
+        for (int j = j0; j < jn; j += NR) {
+            const uint16_t *src = w->panels + (size_t)j * k + (size_t)p0 * NR;
+            float *dst = bw + (size_t)(j - j0) * KC;
+            for (int e = 0; e < kc * NR; e += 8)
+                _mm256_store_ps(dst + e, widen8(src + e));
+        }
+        bool add = p->accumulate || p0 > 0;
+        for (int i0 = 0; i0 < m; i0 += MC) {
+            int i1 = i0 + MC < m ? i0 + MC : m;
+            for (int j = j0; j < jn; j += NR) {
+                const float *bp = bw + (size_t)(j - j0) * KC;
+                int nc = n - j < NR ? n - j : NR;
+                for (int i = i0; i < i1; i += MR) {
+                    const float *ap = p->a + ((size_t)(i / MR) * k + p0) * MR;
+                    float *cp = c + (size_t)i * n + j;
+                    int mr = m - i < MR ? m - i : MR;
+                    if (mr == MR && nc == NR)
+                        kernel_6x16(kc, ap, bp, cp, (size_t)n, add);
+                    else
+                        kernel_edge(kc, ap, bp, cp, (size_t)n, mr, nc, add);
+                }
+            }
+        }
+    }
+}
+
+/* m <= GEMV_M rows: stream the bf16 panels once, widened in registers. */
+static void gemv(const avx2_plan *p, const avx2_weight *w, int m, const uint16_t *a, float *c)
+{
+    int n = p->n, k = p->k, np = (n + NR - 1) / NR;
+    float *af = p->a; /* [m][k] */
+    for (int r = 0; r < m; r++)
+        for (int q = 0; q < k; q++)
+            af[(size_t)r * k + q] = widen1(a[(size_t)r * k + q]);
+    for (int j = 0; j < np; j++) {
+        const uint16_t *panel = w->panels + (size_t)j * NR * k;
+        __m256 acc[GEMV_M][2];
+        for (int r = 0; r < GEMV_M; r++)
+            acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        for (int q = 0; q < k; q++) {
+            __m256 b0 = widen8(panel + (size_t)q * NR), b1 = widen8(panel + (size_t)q * NR + 8);
+            for (int r = 0; r < m; r++) {
+                __m256 x = _mm256_broadcast_ss(af + (size_t)r * k + q);
+                acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+            }
+        }
+        int nc = n - j * NR < NR ? n - j * NR : NR;
+        for (int r = 0; r < m; r++) {
+            float t[NR];
+            _mm256_storeu_ps(t, acc[r][0]);
+            _mm256_storeu_ps(t + 8, acc[r][1]);
+            float *cr = c + (size_t)r * n + (size_t)j * NR;
+            for (int e = 0; e < nc; e++)
+                cr[e] = p->accumulate ? cr[e] + t[e] : t[e];
+        }
+    }
+}
+
+static engine_status run(void *pp, const void *wp, int m, const uint16_t *a, float *c, engine_err *err)
+{
+    (void)err;
+    avx2_plan *p = pp;
+    const avx2_weight *w = wp;
+    if (m <= GEMV_M) {
+        gemv(p, w, m, a, c);
+        return ENGINE_OK;
+    }
+    int nt = gemm_threads_for(m, p->n, p->k, p->threads);
+    int nblocks = (p->n + NC - 1) / NC;
+#pragma omp parallel num_threads(nt)
+    {
+        pack_a(p, m, a); /* an omp for: its barrier ends before the blocks start */
+        float *bw = p->b + (size_t)omp_get_thread_num() * NC * KC;
+#pragma omp for schedule(dynamic, 1)
+        for (int bi = 0; bi < nblocks; bi++)
+            block(p, w, m, c, bi * NC, bi * NC + NC, bw);
+    }
+    return ENGINE_OK;
+}
+
+static const char *plan_impl(const void *pp, int m)
+{
+    (void)pp;
+    return m <= GEMV_M ? "avx2 gemv" : "avx2 6x16";
+}
+
+const gemm_impl gemm_impl_avx2 = {
+    .name = "avx2",
+    .ctx_new = ctx_new,
+    .ctx_free = ctx_free,
+    .weight_new = weight_new,
+    .weight_free = weight_free,
+    .plan_new = plan_new,
+    .plan_free = plan_free,
+    .run = run,
+    .plan_impl = plan_impl,
+};
+
+#else /* not x86-64: the path is never offered */
+
+static engine_status ctx_new(cpu_isa cap, void **state, const char **path, engine_err *err)
+{
+    (void)cap;
+    (void)path;
+    *state = NULL;
+    return engine_fail(err, ENGINE_ERR_BACKEND, "gemm: no AVX2 path on this architecture");
+}
+
+const gemm_impl gemm_impl_avx2 = {.name = "avx2", .ctx_new = ctx_new};
+
+#endif
