@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "engine/checkpoint.h"
+#include "engine/file.h"
 #include "engine/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -90,23 +91,10 @@ static engine_status open_sharded(checkpoint *ck, const char *index_path, cJSON 
                                   engine_err *err)
 {
     engine_status st = ENGINE_OK;
-    FILE *fp = fopen(index_path, "rb");
-    if (!fp)
-        return engine_fail(err, ENGINE_ERR_IO, "%s: cannot open: %s", index_path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || sb.st_size > (off_t)INDEX_MAX_BYTES) {
-        fclose(fp);
-        return engine_fail(err, ENGINE_ERR_FORMAT, "%s: missing or larger than %u bytes",
-                           index_path, INDEX_MAX_BYTES);
-    }
-    char *text = malloc((size_t)sb.st_size + 1);
-    if (!text) {
-        fclose(fp);
-        return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory", index_path);
-    }
-    size_t len = fread(text, 1, (size_t)sb.st_size, fp);
-    fclose(fp);
-    text[len] = '\0';
+    char *text = NULL;
+    size_t len = 0;
+    if ((st = file_read(index_path, INDEX_MAX_BYTES, 0, &text, &len, err)))
+        return st;
     cJSON *root = memchr(text, '\0', len) ? NULL : cJSON_ParseWithLengthOpts(text, len + 1, NULL, true);
     free(text);
     if (!root)

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 #include "engine/llama_config.h"
+#include "engine/file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -32,44 +33,6 @@
 #define MAX_HEAD_DIM 1024
 #define MAX_VOCAB (1 << 22)
 #define MAX_POSITIONS (1 << 24)
-
-static char *read_file(const char *path, size_t *len, engine_status *st, engine_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *st = engine_fail(err, ENGINE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        *st = engine_fail(err, ENGINE_ERR_IO, "%s: not a regular file", path);
-        return NULL;
-    }
-    if (sb.st_size > CONFIG_MAX_BYTES) {
-        fclose(f);
-        *st = engine_fail(err, ENGINE_ERR_FORMAT, "%s: %lld bytes, more than the %d allowed",
-                          path, (long long)sb.st_size, CONFIG_MAX_BYTES);
-        return NULL;
-    }
-    char *buf = malloc((size_t)sb.st_size + 1);
-    if (!buf) {
-        fclose(f);
-        *st = engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory", path);
-        return NULL;
-    }
-    size_t n = fread(buf, 1, (size_t)sb.st_size, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        *st = engine_fail(err, ENGINE_ERR_IO, "%s: read error", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
 
 /* The parse state: the file name and a prefix ("rope_scaling.") for keys
  * inside a nested object, so each message names the full key. */
@@ -518,16 +481,16 @@ engine_status llama_config_load(const char *path, llama_config *cfg, engine_err 
 {
     if (!path || !cfg)
         return engine_fail(err, ENGINE_ERR_ARG, "llama_config_load: NULL argument");
-    engine_status st = ENGINE_OK;
     size_t len = 0;
-    char *text = read_file(path, &len, &st, err);
-    if (!text)
+    char *text = NULL;
+    engine_status st = file_read(path, CONFIG_MAX_BYTES, 0, &text, &len, err);
+    if (st)
         return st;
     if (memchr(text, '\0', len)) {
         free(text);
         return engine_fail(err, ENGINE_ERR_FORMAT, "%s: invalid JSON (a NUL byte)", path);
     }
-    /* len + 1: the NUL read_file appended; nothing but blanks may follow */
+    /* len + 1: the NUL file_read appended; nothing but blanks may follow */
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, true);
     if (!root) {

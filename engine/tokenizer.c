@@ -21,6 +21,7 @@
  */
 #include "config.h"
 #include "engine/tokenizer.h"
+#include "engine/file.h"
 #include "engine/bpe.h"
 #include "engine/pretokenizer.h"
 #include "engine/utf8.h"
@@ -808,57 +809,6 @@ static const added_token *find_added(const tokenizer *tok, int32_t id)
     return NULL;
 }
 
-/* The file's bytes, read (not mapped: a file truncated while mapped would
- * kill the process with SIGBUS), into a buffer sized from fstat. */
-static engine_status read_file(const char *path, char **buf, size_t *len, engine_err *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return engine_fail(err, ENGINE_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    size_t cap0 = 1 << 20;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        (unsigned long long)st.st_size < SIZE_MAX / 4)
-        cap0 = (size_t)st.st_size + 65536;
-    char *b = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 65536) {
-            cap = cap ? cap * 2 : cap0;
-            char *nb = realloc(b, cap);
-            if (!nb) {
-                free(b);
-                close(fd);
-                return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory", path);
-            }
-            b = nb;
-        }
-        ssize_t got = read(fd, b + n, cap - n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            int e = errno;
-            free(b);
-            close(fd);
-            return engine_fail(err, ENGINE_ERR_IO, "%s: %s", path, strerror(e));
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
-        if (n > TOKENIZER_MAX_FILE) {
-            free(b);
-            close(fd);
-            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: larger than %d MB; not a tokenizer.json", path,
-                               TOKENIZER_MAX_FILE >> 20);
-        }
-    }
-    close(fd);
-    *buf = b;
-    *len = n;
-    return ENGINE_OK;
-}
-
-
 engine_status tokenizer_load_flags(const char *path, unsigned flags, tokenizer **out, engine_err *err)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -868,7 +818,7 @@ engine_status tokenizer_load_flags(const char *path, unsigned flags, tokenizer *
     pthread_once(&once, bytelevel_init);
     char *text = NULL;
     size_t len = 0;
-    engine_status st = read_file(path, &text, &len, err);
+    engine_status st = file_read(path, TOKENIZER_MAX_FILE, 0, &text, &len, err);
     if (st)
         return st;
     /* cJSON gets the text with model.vocab and model.merges blanked out

@@ -9,6 +9,6 @@ s=$top_srcdir
 # shellcheck disable=SC2046
 fuzz_build fuzz_checkpoint $(pkg-config --cflags libcjson) \
     "$s/fuzz/fuzz_checkpoint.c" "$s/engine/checkpoint.c" "$s/engine/safetensors.c" \
-    "$s/engine/llama_config.c" "$s/engine/status.c" $(pkg-config --libs libcjson) -lm
+    "$s/engine/llama_config.c" "$s/engine/status.c" "$s/engine/file.c" $(pkg-config --libs libcjson) -lm
 fuzz_run fuzz_checkpoint -max_len=8192 -dict="$s/fuzz/checkpoint.dict" "$s/fuzz/corpus/checkpoint"
 done_testing

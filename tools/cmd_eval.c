@@ -156,42 +156,35 @@ static bool add_dir(eval_set *s, const char *dir, bool spam)
     return ok;
 }
 
-/* An mbox: a message starts after a "From " line at the start of the file
- * or of a line (the envelope line is not part of it), as extract reads it. */
+/* An mbox (tools_mbox_split): each message is a byte range of the file. */
+typedef struct {
+    eval_set *s;
+    const char *path;
+    bool spam;
+} mbox_walk;
+
+static bool mbox_each(void *arg, size_t n, long long off, long long len)
+{
+    mbox_walk *w = arg;
+    char name[8192];
+    snprintf(name, sizeof name, "%s#%zu", w->path, n);
+    if (set_push(w->s, name, w->spam, w->path, off, len))
+        return true;
+    errno = ENOMEM;
+    return false;
+}
+
 static bool add_mbox(eval_set *s, const char *path, bool spam)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return false;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t r;
-    long long pos = 0, start = -1;
-    size_t n = 0;
-    bool ok = true;
-    char name[8192];
-    while (ok && (r = getline(&line, &cap, f)) != -1) {
-        if (r >= 5 && !memcmp(line, "From ", 5)) {
-            if (start >= 0) {
-                snprintf(name, sizeof name, "%s#%zu", path, ++n);
-                ok = set_push(s, name, spam, path, start, pos - start);
-            }
-            start = pos + r;
-        }
-        pos += r;
-    }
-    if (ok && start >= 0) {
-        snprintf(name, sizeof name, "%s#%zu", path, ++n);
-        ok = set_push(s, name, spam, path, start, pos - start);
-    }
-    bool err = ferror(f);
-    free(line);
+    mbox_walk w = {s, path, spam};
+    bool ok = tools_mbox_split(f, mbox_each, &w);
+    int e = errno;
     fclose(f);
-    if (!ok)
-        errno = ENOMEM;
-    else if (err)
-        errno = EIO;
-    return ok && !err;
+    errno = e;
+    return ok;
 }
 
 static bool is_mbox(const char *path)

@@ -128,36 +128,39 @@ static void do_file(struct extract *x, const char *path)
     free(raw);
 }
 
-/* mbox: a message starts at a "From " line at the start of the file or
- * after a newline; that envelope line is not part of the message. */
+/* mbox: the messages tools_mbox_split finds, each rendered. */
+typedef struct {
+    struct extract *x;
+    const char *path, *raw;
+} mbox_walk;
+
+static bool mbox_each(void *arg, size_t n, long long off, long long len)
+{
+    mbox_walk *w = arg;
+    char name[4096];
+    snprintf(name, sizeof name, "%s#%zu", w->path, n);
+    emit(w->x, name, w->raw + off, (size_t)len);
+    return true;
+}
+
 static void do_mbox(struct extract *x, const char *path)
 {
     size_t len;
     char *raw = tools_read_file(path, true, 0, &len);
-    if (!raw) {
+    FILE *f = raw && len ? fmemopen(raw, len, "rb") : NULL;
+    if (!raw || (len && !f)) {
         fprintf(stderr, "llmspam extract: %s: %s\n", path, strerror(errno));
         x->failures++;
+        free(raw);
         return;
     }
-    size_t n = 0, pos = 0, start = SIZE_MAX;
-    char name[4096];
-    while (pos <= len) {
-        bool from = pos < len && len - pos >= 5 && !memcmp(raw + pos, "From ", 5);
-        if (from || pos == len) {
-            if (start != SIZE_MAX) {
-                snprintf(name, sizeof name, "%s#%zu", path, ++n);
-                emit(x, name, raw + start, pos - start);
-            }
-            if (pos == len)
-                break;
-            const char *nl = memchr(raw + pos, '\n', len - pos);
-            start = nl ? (size_t)(nl - raw) + 1 : len;
-            pos = start;
-            continue;
-        }
-        const char *nl = memchr(raw + pos, '\n', len - pos);
-        pos = nl ? (size_t)(nl - raw) + 1 : len;
+    mbox_walk w = {x, path, raw};
+    if (f && !tools_mbox_split(f, mbox_each, &w)) {
+        fprintf(stderr, "llmspam extract: %s: %s\n", path, strerror(errno));
+        x->failures++;
     }
+    if (f)
+        fclose(f);
     free(raw);
 }
 

@@ -1,5 +1,8 @@
 /* files: see files.h. */
+#include "config.h"
 #include "tools/files.h"
+
+#include "engine/file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,46 +14,11 @@
 char *tools_read_file(const char *path, bool dash_is_stdin, size_t max, size_t *len)
 {
     bool is_stdin = dash_is_stdin && !strcmp(path, "-");
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 65536, n = 0;
-    if (max && cap > max)
-        cap = max;
-    char *buf = malloc(cap + 1);
-    int err = buf ? 0 : ENOMEM;
-    while (buf) {
-        if (n == cap) {
-            if (max && cap >= max)
-                break;
-            size_t ncap = max && cap * 2 > max ? max : cap * 2;
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                err = ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        errno = 0;
-        size_t got = fread(buf + n, 1, cap - n, f);
-        if (got == 0) {
-            if (ferror(f)) /* keep the reason (e.g. EISDIR) */
-                err = errno ? errno : EIO;
-            break;
-        }
-        n += got;
-    }
-    if (!is_stdin)
-        fclose(f);
-    if (err) {
-        free(buf);
-        errno = err;
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    char *buf = NULL;
+    engine_err err;
+    engine_status st = is_stdin ? file_read_stream(stdin, "-", max, FILE_READ_PREFIX, &buf, len, &err)
+                                : file_read(path, max, FILE_READ_PREFIX, &buf, len, &err);
+    return st == ENGINE_OK ? buf : NULL; /* errno says why */
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -112,4 +80,28 @@ bool tools_dir_files(const char *dir, char ***paths, size_t *n)
     *paths = v;
     *n = k;
     return true;
+}
+
+bool tools_mbox_split(FILE *f, tools_mbox_fn each, void *arg)
+{
+    char *line = NULL;
+    size_t cap = 0, n = 0;
+    ssize_t r;
+    long long pos = 0, start = -1;
+    bool ok = true;
+    while (ok && (r = getline(&line, &cap, f)) != -1) {
+        if (r >= 5 && !memcmp(line, "From ", 5)) {
+            if (start >= 0)
+                ok = each(arg, ++n, start, pos - start);
+            start = pos + r;
+        }
+        pos += r;
+    }
+    if (ok && start >= 0)
+        ok = each(arg, ++n, start, pos - start);
+    int e = errno;
+    bool bad = ok && ferror(f);
+    free(line);
+    errno = bad ? EIO : e;
+    return ok && !bad;
 }
