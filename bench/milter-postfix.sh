@@ -27,19 +27,8 @@ corpus=$(shared_dir)/corpus/spamassassin
 [ -d "$corpus/ham" ] && [ -d "$corpus/spam" ] || skip "no corpus at $corpus"
 [ -x "$MILTER" ] && [ -x "$LLMSPAM" ] || skip "llmspam-milter or llmspam not built"
 
-T=$(mktemp -d /tmp/llmspam-bench.XXXXXX)
-MILTER_PID=
-WPIDS=
-cleanup() {
-    pf_stop
-    [ -n "$MILTER_PID" ] && kill -TERM "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
-    for p in $WPIDS; do kill "$p" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-chmod 755 "$T"
-mkdir "$T/run" "$T/msgs" && chmod 1777 "$T/run"
+milter_tmpdir bench
+mkdir "$T/msgs"
 
 # N messages, ham and spam alternating, without the mbox "From " line
 ls "$corpus/ham" | sort > "$T/ham.list"
@@ -103,11 +92,11 @@ run_load() {
                 i=$((i + S))
             done
         ) &
-        WPIDS="$WPIDS $!"
+        PIDS="$PIDS $!"
         w=$((w + 1))
     done
-    for p in $WPIDS; do wait "$p"; done
-    WPIDS=
+    for p in $PIDS; do wait "$p"; done
+    PIDS=
     t1=$(date +%s%N)
     cat "$T"/w.[0-9]* >> "$T/$1.times"
     echo $((t1 - t0)) >> "$T/$1.ns"

@@ -22,17 +22,7 @@ LLMSPAM=$top_builddir/llmspam
 why=$(pf_available) || { echo "milter demo skipped: $why"; exit 0; }
 command -v swaks >/dev/null 2>&1 || { echo "milter demo skipped: swaks not installed"; exit 0; }
 
-T=$(mktemp -d /tmp/llmspam-demo.XXXXXX)
-MILTER_PID=
-cleanup() {
-    pf_stop
-    [ -n "$MILTER_PID" ] && kill -TERM "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-chmod 755 "$T"
-mkdir "$T/run" && chmod 1777 "$T/run"
+milter_tmpdir demo
 if [ "$GENERATED" = generated ]; then
     crlf "$top_srcdir/t/miltertest/msg/a.eml" "$T/ham.eml"
     crlf "$top_srcdir/t/miltertest/msg/b.eml" "$T/spam.eml"

@@ -11,22 +11,8 @@
 [ -x "$MILTER" ] || skip_all "llmspam-milter not built"
 [ -x "$LLMSPAM" ] || skip_all "llmspam not built"
 
-T=$(mktemp -d /tmp/llmspam-cli.XXXXXX)
-MILTER_PID=
-cleanup() {
-    [ -n "$MILTER_PID" ] && kill -TERM "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
-    for f in "$T"/run/*.pid; do
-        [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null
-    done
-    [ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-chmod 755 "$T"
-mkdir "$T/run" && chmod 1777 "$T/run"
-"$LLMSPAM" mkmodel --preset tiny --labels ham,spam --seed 5 \
-    --tokenizer "$top_srcdir/models/tokenizer/tokenizer.json" "$T/model" >/dev/null ||
-    { echo "Bail out! mkmodel failed"; exit 1; }
+milter_tmpdir cli
+milter_mkmodel 5
 
 base() { # base NAME: a config running as an allowed user on a socket in $T/run
     cat <<EOF2

@@ -13,21 +13,9 @@ command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
 [ -x "$MILTER" ] || skip_all "llmspam-milter not built"
 [ -x "$LLMSPAM" ] || skip_all "llmspam not built"
 
-T=$(mktemp -d /tmp/llmspam-metrics.XXXXXX)
-MILTER_PID=
-HOLD_PID=
-cleanup() {
-    [ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null
-    [ -n "$MILTER_PID" ] && kill -TERM "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-chmod 755 "$T"
-mkdir "$T/run" && chmod 1777 "$T/run"
+milter_tmpdir metrics
 LUA="$top_srcdir/t/miltertest"
-"$LLMSPAM" mkmodel --preset tiny --labels ham,spam --seed 7 --tokenizer "$top_srcdir/models/tokenizer/tokenizer.json" \
-    "$T/model" >/dev/null || { echo "Bail out! mkmodel failed"; exit 1; }
+milter_mkmodel 7
 pick_ham_spam "$T/model" "$LUA/msg" "$T"
 awk "BEGIN { exit !($SS - $HS > 0.004) }" || skip_all "the generated model scores the messages too alike ($HS, $SS)"
 MID=$(calc "($HS + $SS) / 2")

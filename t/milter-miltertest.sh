@@ -10,23 +10,11 @@ command -v miltertest >/dev/null 2>&1 || skip_all "miltertest not installed (Deb
 [ -x "$MILTER" ] || skip_all "llmspam-milter not built"
 [ -x "$LLMSPAM" ] || skip_all "llmspam not built"
 
-T=$(mktemp -d /tmp/llmspam-mt.XXXXXX)
-MILTER_PID=
-PIDS=
-cleanup() {
-    [ -n "$MILTER_PID" ] && kill -TERM "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-chmod 755 "$T"
-mkdir "$T/run" && chmod 1777 "$T/run"
+milter_tmpdir mt
 LUA="$top_srcdir/t/miltertest"
 TOK="$top_srcdir/models/tokenizer/tokenizer.json"
 
-"$LLMSPAM" mkmodel --preset tiny --labels ham,spam --seed 7 --tokenizer "$TOK" "$T/model" >/dev/null ||
-    { echo "Bail out! mkmodel failed"; exit 1; }
+milter_mkmodel 7
 
 # The four messages, CRLF as an MTA passes them; ham = lowest score, spam = highest.
 pick_ham_spam "$T/model" "$LUA/msg" "$T"

@@ -17,24 +17,11 @@ command -v swaks >/dev/null 2>&1 || skip_all "swaks not installed (Debian packag
 [ -x "$MILTER" ] || skip_all "llmspam-milter not built"
 [ -x "$LLMSPAM" ] || skip_all "llmspam not built"
 
-T=$(mktemp -d /tmp/llmspam-pf.XXXXXX)
-MILTER_PID=
-PIDS=
-cleanup() {
-    pf_stop
-    [ -n "$MILTER_PID" ] && kill -TERM "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-chmod 755 "$T"
-mkdir "$T/run" && chmod 1777 "$T/run"
+milter_tmpdir pf
 MSG="$top_srcdir/t/miltertest/msg"
 TOK="$top_srcdir/models/tokenizer/tokenizer.json"
 
-"$LLMSPAM" mkmodel --preset tiny --labels ham,spam --seed 7 --tokenizer "$TOK" "$T/model" >/dev/null ||
-    { echo "Bail out! mkmodel failed"; exit 1; }
+milter_mkmodel 7
 pick_ham_spam "$T/model" "$MSG" "$T"
 awk "BEGIN { exit !($SS - $HS > 0.004) }" || skip_all "the generated model scores the messages too alike ($HS, $SS)"
 MID=$(calc "($HS + $SS) / 2")

@@ -4,6 +4,41 @@
 
 MILTER="$top_builddir/llmspam-milter"
 
+# milter_tmpdir NAME: the prologue of every daemon harness (t/milter-*.sh,
+# bench/milter-postfix.sh, milter/demo.sh): T, a fresh /tmp/llmspam-NAME.*
+# with a world-writable run/ for sockets and pidfiles (the daemon may have
+# dropped to nobody), and milter_cleanup at exit.
+milter_tmpdir() {
+    T=$(mktemp -d "/tmp/llmspam-$1.XXXXXX") || { echo "Bail out! mktemp failed"; exit 1; }
+    MILTER_PID='' PIDS='' HOLD_PID=''
+    trap milter_cleanup EXIT
+    trap 'exit 1' INT TERM
+    chmod 755 "$T"
+    mkdir "$T/run" && chmod 1777 "$T/run"
+}
+
+# milter_cleanup: in this order, HOLD_PID (a client holding a session open,
+# so the daemon need not wait for it), the private Postfix (pf_stop, where
+# postfix.sh is sourced), the daemon (MILTER_PID), the helpers in PIDS, any
+# daemon left with a pidfile in $T/run; then $T, unless KEEP is set.
+milter_cleanup() {
+    [ -n "${HOLD_PID:-}" ] && kill "$HOLD_PID" 2>/dev/null
+    command -v pf_stop >/dev/null 2>&1 && pf_stop
+    [ -n "${MILTER_PID:-}" ] && kill -TERM "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
+    for p in ${PIDS:-}; do kill "$p" 2>/dev/null; done
+    for f in "$T"/run/*.pid; do
+        [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null
+    done
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+
+# milter_mkmodel SEED: a generated tiny ham/spam checkpoint in $T/model.
+milter_mkmodel() {
+    "$LLMSPAM" mkmodel --preset tiny --labels ham,spam --seed "$1" \
+        --tokenizer "$top_srcdir/models/tokenizer/tokenizer.json" "$T/model" >/dev/null ||
+        { echo "Bail out! mkmodel failed"; exit 1; }
+}
+
 # score MODEL FILE [MAX_MESSAGE_BYTES]: the spam probability the milter
 # computes for FILE: render (extract prints the text plus one newline),
 # then classify.
