@@ -7,7 +7,8 @@ fuzz_setup
 s=$top_srcdir
 # shellcheck disable=SC2046
 fuzz_build fuzz_tokenizer $(pkg-config --cflags libcjson libpcre2-8) \
-    "$s/fuzz/fuzz_tokenizer.c" "$s/engine/tokenizer.c" "$s/engine/pretokenizer.c" \
+    "$s/fuzz/fuzz_tokenizer.c" "$s/engine/tokenizer.c" "$s/engine/tokjson.c" "$s/engine/bpe_load.c" \
+    "$s/engine/added_tokens.c" "$s/engine/postprocessor.c" "$s/engine/pretokenizer.c" \
     "$s/engine/pretokenizer_classes.c" "$s/engine/bpe.c" "$s/engine/status.c" \
     $(pkg-config --libs libcjson libpcre2-8) -lpthread
 TOKENIZER_JSON="$s/models/tokenizer/tokenizer.json"
