@@ -9,8 +9,10 @@
  * returns only once the scheduler no longer holds its request.
  *
  * Input rules: ids >= vocab_size (or negative) are ENGINE_ERR_ARG; 0 ids
- * are ENGINE_ERR_ARG (text input always has BOS, so empty text is the BOS
- * alone); more than max_tokens ids are truncated to the first max_tokens.
+ * are ENGINE_ERR_ARG (with a BOS-adding tokenizer, Llama 3's, empty text is
+ * the BOS alone; with one that adds none, SmolLM2's, empty text has no
+ * ids: the reference model cannot run on it either); more than max_tokens
+ * ids are truncated to the first max_tokens.
  * The pooled token is the rightmost id != pad_token_id (index 0 when all
  * are pad; the last one without a pad id); ids after it cannot change the
  * result (causal attention) and are not computed.
@@ -410,6 +412,9 @@ engine_status classifier_classify(classifier *c, const char *text, size_t len, d
         return engine_fail(err, ENGINE_ERR_NOMEM, "classifier: out of memory");
     size_t n = 0;
     engine_status st = tokenizer_encode(c->tok, text ? text : "", len, c->max_tokens, true, ids, &n, err);
+    if (st == ENGINE_OK && n == 0)
+        st = engine_fail(err, ENGINE_ERR_ARG,
+                         "classifier: the text gives no tokens (%zu bytes, and the tokenizer adds no BOS)", len);
     if (st == ENGINE_OK) {
         double left = timeout_ms;
         if (timeout_ms > 0) {
