@@ -23,7 +23,6 @@
 
 #include <pcre2.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
