@@ -1,5 +1,5 @@
 /*
- * kernels: the CUDA twins of the CPU kernels (engine/kernels.c), same
+ * kernels: the CUDA twins of the CPU kernels (engine/kernels_portable.c), same
  * arithmetic in fp32, bf16 where the CPU rounds to bf16. See kernels.cuh.
  * Built without fast math: sqrtf and division are IEEE-rounded like the
  * CPU's; expf differs from glibc's by an ulp or two.

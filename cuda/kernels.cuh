@@ -1,6 +1,6 @@
 /*
  * kernels: the CUDA kernels of the forward pass other than the GEMMs
- * (cuBLASLt does those), each the twin of a CPU kernel in engine/kernels.c
+ * (cuBLASLt does those), each the twin of a CPU kernel in engine/kernels_portable.c
  * with the same arithmetic in fp32: embedding gather, RMSNorm, RoPE
  * (llama3 angles tabulated in fp32 by the host, as the CPU does), SiLU*mul,
  * causal GQA attention over packed variable-length sequences (a tiled

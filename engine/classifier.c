@@ -1,9 +1,13 @@
 /*
  * classifier: the engine's thread-safe entry point. Callers enqueue a
  * request (bounded queue: full -> ENGINE_ERR_OVERLOAD at once) and wait;
- * one scheduler thread packs waiting requests into batches of at most the
- * backend's capacity in tokens and runs them, so the compute threads are
- * never oversubscribed. A request whose deadline passes while queued is
+ * one scheduler thread packs waiting requests into batches of at most
+ * batch_tokens (capped by the backend's capacity) and runs them, so the
+ * compute threads are never oversubscribed. A batch with room is held for
+ * at most batch_wait_ms, and only while `announced` > 0: callers inside
+ * classifier_classify() still tokenizing (their own request is not queued
+ * yet) plus classifier_announce(); a caller stops counting in the same
+ * critical section that queues its request, so a lone message never waits. A request whose deadline passes while queued is
  * dropped; a running batch is cancelled between layers once every request
  * in it has expired. Requests live on their caller's stack: a caller
  * returns only once the scheduler no longer holds its request.
@@ -51,6 +55,8 @@ struct classifier {
     backend *be;
     const llama_config *cfg;
     size_t max_tokens, queue_length;
+    int batch_limit;          /* tokens per forward: batch_tokens capped by capacity */
+    double batch_wait_s;
     int spam_index;           /* -1: regression value */
     char device[224];
 
@@ -60,6 +66,8 @@ struct classifier {
     bool thread_started, stop, hold;
     request *head, *tail;
     size_t queued;
+    long announced;           /* requests known to be on their way */
+    classifier_stats stats;
 
     /* scheduler-only batch arrays, [capacity] */
     request **batch;
@@ -75,6 +83,16 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static void deadline_ts(double deadline, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)deadline;
+    ts->tv_nsec = (long)((deadline - (double)ts->tv_sec) * 1e9);
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 void classifier_options_init(classifier_options *opt)
 {
     memset(opt, 0, sizeof *opt);
@@ -83,6 +101,8 @@ void classifier_options_init(classifier_options *opt)
     opt->queue_length = 64;
     opt->device = "cpu";
     opt->spam_label = NULL;
+    opt->batch_tokens = 0;
+    opt->batch_wait_ms = 1.0;
 }
 
 typedef struct cancel_ctx {
@@ -101,6 +121,41 @@ static int batch_expired(void *p)
     return 1;
 }
 
+/* Under mu: would the next batch, made of everything queued now, have room
+ * for one more request? false once some queued request is left out. */
+static bool batch_has_room(const classifier *c, int cap)
+{
+    int n = 0;
+    long tokens = 0;
+    for (const request *r = c->head; r; r = r->next) {
+        if (n == cap || (n > 0 && tokens + r->n > c->batch_limit))
+            return false;
+        tokens += r->n;
+        n++;
+    }
+    return n < cap && tokens < c->batch_limit;
+}
+
+/* Under mu: hold the batch while it has room and an announced request may
+ * still fill it, up to batch_wait_s. Returns with mu held. */
+static void wait_for_company(classifier *c, int cap)
+{
+    if (c->batch_wait_s <= 0 || c->announced <= 0 || !batch_has_room(c, cap))
+        return;
+    double t0 = now_s(), until = t0 + c->batch_wait_s;
+    struct timespec ts;
+    deadline_ts(until, &ts);
+    c->stats.waits++;
+    while (!c->stop && !c->hold && c->head && c->announced > 0 && batch_has_room(c, cap)) {
+        if (now_s() >= until) {
+            c->stats.wait_timeouts++;
+            break;
+        }
+        pthread_cond_timedwait(&c->work_cv, &c->mu, &ts);
+    }
+    c->stats.wait_ms += (now_s() - t0) * 1e3;
+}
+
 static void *scheduler(void *arg)
 {
     classifier *c = arg;
@@ -111,8 +166,13 @@ static void *scheduler(void *arg)
             pthread_cond_wait(&c->work_cv, &c->mu);
         if (c->stop)
             break;
+        wait_for_company(c, cap);
+        if (c->stop)
+            break;
+        if (!c->head || c->hold)
+            continue; /* its requests timed out meanwhile, or a test holds */
         int n = 0, tokens = 0;
-        while (c->head && n < cap && (n == 0 || tokens + c->head->n <= cap)) {
+        while (c->head && n < cap && (n == 0 || tokens + c->head->n <= c->batch_limit)) {
             request *r = c->head;
             c->head = r->next;
             if (!c->head)
@@ -125,6 +185,13 @@ static void *scheduler(void *arg)
             tokens += r->n;
             n++;
         }
+        c->stats.forwards++;
+        c->stats.requests += (uint64_t)n;
+        c->stats.tokens += (uint64_t)tokens;
+        if (n > c->stats.largest_batch)
+            c->stats.largest_batch = n;
+        if (tokens > c->stats.largest_tokens)
+            c->stats.largest_tokens = tokens;
         pthread_mutex_unlock(&c->mu);
 
         cancel_ctx cc = {c->batch, n};
@@ -203,6 +270,12 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
     if (opt.max_tokens > (1u << 20) || opt.threads > 1024)
         return engine_fail(err, ENGINE_ERR_ARG, "classifier: max_tokens %zu or threads %d out of range",
                            opt.max_tokens, opt.threads);
+    if (opt.batch_tokens > (1u << 20))
+        return engine_fail(err, ENGINE_ERR_ARG, "classifier: batch_tokens %zu out of range 0..%u",
+                           opt.batch_tokens, 1u << 20);
+    if (!(opt.batch_wait_ms >= 0 && opt.batch_wait_ms <= 60000))
+        return engine_fail(err, ENGINE_ERR_ARG, "classifier: batch_wait_ms %g out of range 0..60000",
+                           opt.batch_wait_ms);
     const char *dev = opt.device ? opt.device : "cpu";
     device_spec spec;
     engine_status dst = device_parse(dev, &spec, err);
@@ -221,6 +294,7 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
     pthread_condattr_destroy(&ca);
     c->max_tokens = opt.max_tokens;
     c->queue_length = opt.queue_length;
+    c->batch_wait_s = opt.batch_wait_ms / 1000.0;
 
     engine_status st = checkpoint_open(model_dir, &c->ck, err);
     if (st)
@@ -247,10 +321,13 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
     }
     if ((st = tokenizer_load(checkpoint_tokenizer_path(c->ck), &c->tok, err)))
         goto fail;
-    device_options dopt = {.threads = opt.threads, .max_tokens = (int)opt.max_tokens};
+    device_options dopt = {.threads = opt.threads, .max_tokens = (int)opt.max_tokens,
+                           .batch_tokens = (int)opt.batch_tokens};
     if ((st = device_backend_new(dev, c->ck, &dopt, &c->be, c->device, sizeof c->device, err)))
         goto fail;
     size_t cap = (size_t)backend_capacity(c->be);
+    c->batch_limit = opt.batch_tokens > 0 && opt.batch_tokens < cap ? (int)opt.batch_tokens : (int)cap;
+    c->stats.batch_tokens = c->batch_limit;
     c->batch = calloc(cap, sizeof *c->batch);
     c->batch_ids = calloc(cap, sizeof *c->batch_ids);
     c->batch_lens = calloc(cap, sizeof *c->batch_lens);
@@ -300,37 +377,43 @@ static void fill_result(const classifier *c, const request *r, classify_result *
     res->spam_score = res->probs[c->spam_index < 0 ? 0 : c->spam_index];
 }
 
-static void deadline_ts(double deadline, struct timespec *ts)
+/* Withdraw n announcements; the scheduler may be holding a batch for them. */
+static void unannounce(classifier *c, long n)
 {
-    ts->tv_sec = (time_t)deadline;
-    ts->tv_nsec = (long)((deadline - (double)ts->tv_sec) * 1e9);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    pthread_mutex_lock(&c->mu);
+    c->announced -= n;
+    pthread_cond_signal(&c->work_cv);
+    pthread_mutex_unlock(&c->mu);
 }
 
-engine_status classifier_classify_ids(classifier *c, const int32_t *ids, size_t n,
-                                      double timeout_ms, classify_result *res, engine_err *err)
+/* Index of the pooled id of ids[0..n), or -1 with err set for a bad id. */
+static int pooled_index(const classifier *c, const int32_t *ids, size_t n, engine_err *err)
 {
-    double t0 = now_s();
-    memset(res, 0, sizeof *res);
-    if (!c || (!ids && n))
-        return engine_fail(err, ENGINE_ERR_ARG, "classifier: no classifier or no ids");
-    if (n == 0)
-        return engine_fail(err, ENGINE_ERR_ARG, "classifier: no token ids (the input needs at least BOS)");
-    if (n > c->max_tokens)
-        n = c->max_tokens;
     int pooled = -1;
     for (size_t i = 0; i < n; i++) {
-        if (ids[i] < 0 || ids[i] >= c->cfg->vocab_size)
-            return engine_fail(err, ENGINE_ERR_ARG, "classifier: token id %ld at %zu out of range 0..%d",
-                               (long)ids[i], i, c->cfg->vocab_size - 1);
+        if (ids[i] < 0 || ids[i] >= c->cfg->vocab_size) {
+            engine_fail(err, ENGINE_ERR_ARG, "classifier: token id %ld at %zu out of range 0..%d",
+                        (long)ids[i], i, c->cfg->vocab_size - 1);
+            return -1;
+        }
         if (c->cfg->pad_token_id < 0 || ids[i] != c->cfg->pad_token_id)
             pooled = (int)i;
     }
-    if (pooled < 0)
-        pooled = 0;
+    return pooled < 0 ? 0 : pooled;
+}
+
+/* Queue ids[0..n) (n >= 1, already cut to max_tokens) and wait for the
+ * answer. announced: the caller counts in c->announced, and stops counting
+ * as its request is queued (or refused). */
+static engine_status submit(classifier *c, const int32_t *ids, size_t n, double t0, double timeout_ms,
+                            bool announced, classify_result *res, engine_err *err)
+{
+    int pooled = pooled_index(c, ids, n, err);
+    if (pooled < 0) {
+        if (announced)
+            unannounce(c, 1);
+        return ENGINE_ERR_ARG;
+    }
     request r;
     memset(&r, 0, sizeof r);
     r.ids = ids;
@@ -338,11 +421,15 @@ engine_status classifier_classify_ids(classifier *c, const int32_t *ids, size_t 
     r.deadline = timeout_ms > 0 ? t0 + timeout_ms / 1000.0 : 0;
 
     pthread_mutex_lock(&c->mu);
+    if (announced)
+        c->announced--; /* with the request queued below, or refused */
     if (c->stop) {
         pthread_mutex_unlock(&c->mu);
         return engine_fail(err, ENGINE_ERR_SHUTDOWN, "classifier: shutting down");
     }
     if (c->queued >= c->queue_length) {
+        if (announced)
+            pthread_cond_signal(&c->work_cv); /* a held batch need not wait for it */
         pthread_mutex_unlock(&c->mu);
         return engine_fail(err, ENGINE_ERR_OVERLOAD, "classifier: queue full (%zu waiting)", c->queued);
     }
@@ -400,6 +487,20 @@ engine_status classifier_classify_ids(classifier *c, const int32_t *ids, size_t 
     return ENGINE_OK;
 }
 
+engine_status classifier_classify_ids(classifier *c, const int32_t *ids, size_t n,
+                                      double timeout_ms, classify_result *res, engine_err *err)
+{
+    double t0 = now_s();
+    memset(res, 0, sizeof *res);
+    if (!c || (!ids && n))
+        return engine_fail(err, ENGINE_ERR_ARG, "classifier: no classifier or no ids");
+    if (n == 0)
+        return engine_fail(err, ENGINE_ERR_ARG, "classifier: no token ids (the input needs at least BOS)");
+    if (n > c->max_tokens)
+        n = c->max_tokens;
+    return submit(c, ids, n, t0, timeout_ms, false, res, err);
+}
+
 engine_status classifier_classify(classifier *c, const char *text, size_t len, double timeout_ms,
                                   classify_result *res, engine_err *err)
 {
@@ -410,21 +511,21 @@ engine_status classifier_classify(classifier *c, const char *text, size_t len, d
     int32_t *ids = malloc(c->max_tokens * sizeof *ids);
     if (!ids)
         return engine_fail(err, ENGINE_ERR_NOMEM, "classifier: out of memory");
+    /* on its way from now: a batch with room may wait for it */
+    pthread_mutex_lock(&c->mu);
+    c->announced++;
+    pthread_mutex_unlock(&c->mu);
     size_t n = 0;
     engine_status st = tokenizer_encode(c->tok, text ? text : "", len, c->max_tokens, true, ids, &n, err);
     if (st == ENGINE_OK && n == 0)
         st = engine_fail(err, ENGINE_ERR_ARG,
                          "classifier: the text gives no tokens (%zu bytes, and the tokenizer adds no BOS)", len);
+    if (st == ENGINE_OK && timeout_ms > 0 && (now_s() - t0) * 1e3 >= timeout_ms)
+        st = engine_fail(err, ENGINE_ERR_TIMEOUT, "classifier: deadline passed while tokenizing");
     if (st == ENGINE_OK) {
-        double left = timeout_ms;
-        if (timeout_ms > 0) {
-            left = timeout_ms - (now_s() - t0) * 1e3;
-            if (left <= 0) {
-                free(ids);
-                return engine_fail(err, ENGINE_ERR_TIMEOUT, "classifier: deadline passed while tokenizing");
-            }
-        }
-        st = classifier_classify_ids(c, ids, n, left, res, err);
+        st = submit(c, ids, n, t0, timeout_ms, true, res, err); /* the deadline counts from t0 */
+    } else {
+        unannounce(c, 1);
     }
     free(ids);
     if (st == ENGINE_OK)
@@ -452,6 +553,24 @@ void classifier_hold(classifier *c, bool hold)
     pthread_mutex_lock(&c->mu);
     c->hold = hold;
     pthread_cond_broadcast(&c->work_cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void classifier_announce(classifier *c, int n)
+{
+    if (n < 0) {
+        unannounce(c, -(long)n);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->announced += n;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void classifier_get_stats(classifier *c, classifier_stats *out)
+{
+    pthread_mutex_lock(&c->mu);
+    *out = c->stats;
     pthread_mutex_unlock(&c->mu);
 }
 

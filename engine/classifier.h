@@ -6,6 +6,17 @@
  * oversubscribed. A full queue answers ENGINE_ERR_OVERLOAD at once; a
  * caller's deadline answers ENGINE_ERR_TIMEOUT.
  *
+ * Batching: the scheduler packs the requests waiting in the queue, in
+ * order, into one forward pass of at most batch_tokens tokens (a request
+ * longer than that runs alone). Requests that arrive while a pass runs
+ * wait for the next one, so under load batches form without any waiting.
+ * A batch that still has room is held back, for at most batch_wait_ms,
+ * only while another request is known to be on its way: a caller inside
+ * classifier_classify() that is still tokenizing (or one announced with
+ * classifier_announce()). It starts as soon as that request arrives and
+ * fills it, no announced request is left, or the time is up. A message
+ * alone, with no other caller inside the classifier, is never held.
+ *
  * Ownership: the classifier owns its model, tokenizer and backend; a
  * result is a caller-owned value. classifier_free() waits for work in
  * flight to finish; callers must have returned before it is called.
@@ -25,7 +36,27 @@ typedef struct classifier_options {
     size_t queue_length;  /* requests waiting at most; 0 = 64 */
     const char *device;   /* "cpu", "auto", "cuda", "cuda:N"; NULL = "cpu" */
     const char *spam_label; /* id2label name scored as spam; NULL = "spam" */
+    size_t batch_tokens;  /* most tokens in one forward pass; 0 = the backend's
+                           * capacity (CUDA: 64 x max_tokens up to 32768, at
+                           * least max_tokens; CPU: max_tokens); at most 2^20.
+                           * Also sizes the CUDA backend's buffers. */
+    double batch_wait_ms; /* longest hold of a batch with room for an announced
+                           * request, 0 .. 60000; 0 = never hold; 1 by default */
 } classifier_options;
+
+/* The scheduler's counters since classifier_new() (classifier_get_stats()). */
+typedef struct classifier_stats {
+    uint64_t forwards;      /* backend forward passes started */
+    uint64_t requests;      /* requests in them */
+    uint64_t tokens;        /* tokens in them */
+    uint64_t waits;         /* batches held back for an announced request */
+    uint64_t wait_timeouts; /* of those, started because batch_wait_ms passed */
+    double wait_ms;         /* time spent holding batches, in all */
+    int largest_batch;      /* most requests in one forward pass */
+    int largest_tokens;     /* most tokens in one forward pass */
+    int batch_tokens;       /* the limit in force: batch_tokens capped by the
+                             * backend's capacity */
+} classifier_stats;
 
 typedef struct classify_result {
     int label;                      /* argmax index into id2label */
@@ -62,6 +93,14 @@ const llama_config *classifier_config(const classifier *c);
 void classifier_hold(classifier *c, bool hold);
 /* Requests waiting in the queue now. */
 size_t classifier_queued(classifier *c);
+/* Count n more requests (n < 0: fewer) as being on their way, as a caller
+ * that is tokenizing counts, so that a batch with room may wait for them
+ * (batch_wait_ms). Each announcement must be withdrawn (n = -1) once its
+ * request is queued or will not come. For tests, and for callers that know
+ * of work ahead. */
+void classifier_announce(classifier *c, int n);
+/* A snapshot of the scheduler's counters. */
+void classifier_get_stats(classifier *c, classifier_stats *out);
 /* What loading the checkpoint warned about (unknown tensors...), "" if
  * nothing; for the caller to log once. */
 const char *classifier_warnings(const classifier *c);

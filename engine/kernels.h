@@ -1,12 +1,17 @@
 /*
  * kernels: the small pure functions of the forward pass other than the
  * GEMMs (RMSNorm, RoPE, attention, softmax, SiLU*mul, residual add,
- * bf16 <-> f32 rows). Each exists as a portable C function and, where the
- * CPU has AVX-512 (F, BW, VL, BF16), as an AVX-512 twin in
- * kernels_avx512.c; t/test_kernels.c checks that the two agree.
+ * bf16 <-> f32 rows), as one table of function pointers per SIMD level:
+ *   kernels_portable.c  plain C, any CPU (the reference twin)
+ *   kernels_avx2.c      AVX2 + FMA
+ *   kernels_avx512.c    AVX-512 F, BW, VL and BF16
+ * Only each SIMD file is built with its ISA flags. kernels_select.c
+ * registers the tables and kernels_get() picks one, once, from cpu_isa_get()
+ * (cpuid, capped by LLMSPAM_CPU_ISA): avx512_bf16 -> AVX-512, avx512 or
+ * avx2 -> AVX2, else portable. t/test_kernels.c checks every table the CPU
+ * can run against the portable one and a double-precision reference.
+ * To add a kernel: a field here, a function in each kernels_*.c, a test.
  *
- * kernels_get() picks the table once: AVX-512 when the CPU supports it,
- * unless the environment variable LLMSPAM_KERNELS is "portable".
  * The functions are single-threaded; the caller splits rows across threads.
  * Shapes are given in each comment as [rows][cols], row-major.
  */
@@ -37,7 +42,7 @@ typedef struct attention_block {
 } attention_block;
 
 typedef struct kernels {
-    const char *name; /* "portable" or "avx512" */
+    const char *name; /* "portable", "avx2" or "avx512" */
     /* y[n] = bf16(w[n] * (x[n] / sqrt(mean(x^2) + eps))), as LlamaRMSNorm */
     void (*rmsnorm_bf16)(const float *x, const uint16_t *w, float eps, int n, uint16_t *y);
     /* the same with an fp32 result (the final norm of the pooled rows) */
@@ -60,15 +65,14 @@ typedef struct kernels {
     void (*attention)(const attention_block *a);
 } kernels;
 
-/* The table in use (chosen once, thread-safe). */
+/* The table in use (chosen once, thread-safe; never NULL). */
 const kernels *kernels_get(void);
 /* The portable table, always available. */
 const kernels *kernels_portable(void);
-/* The AVX-512 table, or NULL when the CPU lacks AVX-512 F/BW/VL/BF16. */
+/* The AVX2 table, or NULL when cpu_isa_get() is below avx2 (the CPU or
+ * the LLMSPAM_CPU_ISA cap). For tests and benchmarks. */
+const kernels *kernels_avx2(void);
+/* The AVX-512 table, or NULL when cpu_isa_get() is below avx512_bf16. */
 const kernels *kernels_avx512(void);
-
-/* Defined in kernels_avx512.c (built with AVX-512 flags); call only when
- * the CPU supports it (kernels_avx512() checks). */
-const kernels *kernels_avx512_table(void);
 
 #endif

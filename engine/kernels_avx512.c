@@ -1,11 +1,13 @@
 /*
  * kernels_avx512: the AVX-512 (F, BW, VL, BF16) twins of the portable
- * kernels in kernels.c. This file alone is compiled with the AVX-512 flags
- * (engine/libkernels_avx512.a); kernels_avx512() only hands the table out
- * when the CPU supports them. Tails use masked loads, so any n works.
+ * kernels in kernels_portable.c. This file alone is compiled with the
+ * AVX-512 flags (engine/libkernels_avx512.a); kernels_select.c only hands
+ * the table out when the CPU (and LLMSPAM_CPU_ISA) allow them. Tails use
+ * masked loads and stores, so any n and any head dim work.
  */
 #include "config.h"
 #include "engine/kernels.h"
+#include "engine/kernels_tables.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -46,9 +48,20 @@ static inline __m512 load_bf16(const uint16_t *p, __mmask16 m)
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* vcvtneps2bf16 rounds to nearest even and quiets NaNs as bf16.h's
+ * f32_to_bf16 does, but reads denormal inputs as zero: those lanes (rare)
+ * are redone in integers, so every table gives the same bits. */
 static inline void store_bf16(uint16_t *p, __m512 v, __mmask16 m)
 {
     __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
+    __m512i u = _mm512_castps_si512(v);
+    __mmask16 den = _mm512_testn_epi32_mask(u, _mm512_set1_epi32(0x7f800000)) &
+                    _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x007fffff));
+    if (__builtin_expect(den != 0, 0)) {
+        __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
+        h = _mm256_mask_mov_epi16(h, den, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    }
     _mm256_mask_storeu_epi16(p, m, h);
 }
 
@@ -208,8 +221,9 @@ static void scores8(const attention_block *a, int r0, int nr, int nkeys)
     }
 }
 
-/* out[r] = sum_j p[r][j] v[j] / sum[r] for 4 rows and 64 columns at d0;
- * p is zero past each row's length, so all rows run to nkeys. */
+/* out[r] = sum_j p[r][j] v[j] / sum[r] for 4 rows and 64 columns at d0
+ * (fewer at the end of the head, the last 16 masked); p is zero past each
+ * row's length, so all rows run to nkeys. */
 static void pv4(const attention_block *a, int r0, int nr, int nkeys, int d0, const float *inv)
 {
     __m512 acc[4][4];
@@ -218,7 +232,8 @@ static void pv4(const attention_block *a, int r0, int nr, int nkeys, int d0, con
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
             acc[r][c] = _mm512_setzero_ps();
-    int nc = (a->hd - d0) >= 64 ? 4 : (a->hd - d0) / 16;
+    int left = a->hd - d0, nc = left >= 64 ? 4 : (left + 15) / 16;
+    __mmask16 last = tail(left - 16 * (nc - 1));
     const float *p[4];
     for (int r = 0; r < 4; r++)
         p[r] = a->s + (size_t)(r0 + (r < nr ? r : 0)) * a->ldk;
@@ -240,7 +255,7 @@ static void pv4(const attention_block *a, int r0, int nr, int nkeys, int d0, con
         for (int j = 0; j < nkeys; j++) {
             const float *v = a->v + (size_t)j * a->hd + d0;
             for (int c = 0; c < nc; c++) {
-                __m512 vc = _mm512_loadu_ps(v + 16 * c);
+                __m512 vc = _mm512_maskz_loadu_ps(c == nc - 1 ? last : 0xffff, v + 16 * c);
                 for (int r = 0; r < 4; r++)
                     acc[r][c] = _mm512_fmadd_ps(_mm512_set1_ps(p[r][j]), vc, acc[r][c]);
             }
@@ -256,17 +271,13 @@ static void pv4(const attention_block *a, int r0, int nr, int nkeys, int d0, con
             if (c >= nc)
                 break;
             store_bf16(a->out + (size_t)(r0 + r) * a->ldo + d0 + 16 * c,
-                       _mm512_mul_ps(acc[r][c], iv), 0xffff);
+                       _mm512_mul_ps(acc[r][c], iv), c == nc - 1 ? last : 0xffff);
         }
     }
 }
 
 static void a_attention(const attention_block *a)
 {
-    if (a->hd % 16 != 0) {
-        kernels_portable()->attention(a);
-        return;
-    }
     int nkeys = a->q0 + a->nq;
     int nk16 = (nkeys + 15) & ~15;
     for (int r0 = 0; r0 < a->nq; r0 += 8)
@@ -305,6 +316,6 @@ const kernels *kernels_avx512_table(void)
 #else
 const kernels *kernels_avx512_table(void)
 {
-    return kernels_portable();
+    return NULL;
 }
 #endif

@@ -121,6 +121,10 @@ static const config_key keys[] = {
      "tokens fed to the model per message, BOS included; longer text is cut"},
     {"queue_length", T_INT, O(queue_length), "64", 1, 100000, NULL, 0, true, G_MODEL,
      "messages waiting for the model at most; more get on_overload"},
+    {"batch_tokens", T_INT, O(batch_tokens), "0", 0, 1048576, NULL, 0, true, G_MODEL,
+     "most tokens of packed messages in one forward pass (0: the device's own; CPU: max_tokens)"},
+    {"batch_wait_ms", T_FRACTION, O(batch_wait_ms), "1", 0, 1000, NULL, 0, true, G_MODEL,
+     "ms a batch with room waits for a message still being tokenized (0: never)"},
     {"classify_timeout", T_SECONDS, O(classify_timeout), "120", 0.001, 3600, NULL, 0, true, G_MODEL,
      "seconds a message may wait and run in the model; then on_timeout"},
 

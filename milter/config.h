@@ -55,6 +55,8 @@ typedef struct milter_config {
     long threads;
     long max_tokens;
     long queue_length;
+    long batch_tokens;          /* 0 = the backend's capacity */
+    double batch_wait_ms;
     double classify_timeout;    /* seconds */
     /* what is scanned */
     long max_message_bytes;

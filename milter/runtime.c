@@ -50,6 +50,8 @@ runtime *runtime_build(milter_config *cfg, char *err, size_t errlen)
     opt.threads = (int)cfg->threads;
     opt.max_tokens = (size_t)cfg->max_tokens;
     opt.queue_length = (size_t)cfg->queue_length;
+    opt.batch_tokens = (size_t)cfg->batch_tokens;
+    opt.batch_wait_ms = cfg->batch_wait_ms;
     opt.device = cfg->device;
     opt.spam_label = cfg->spam_label;
     engine_err eerr = {{0}};

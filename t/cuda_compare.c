@@ -11,7 +11,8 @@
  * With LLMSPAM_CUDA_INJECT_FAULT=2 (the module's test hook), instead: a
  * forward, one that faults (illegal address, context lost), and one that
  * must succeed after the backend's reset with the first one's answer.
- * TAP on stdout. Without a usable GPU (or module), "1..0 # SKIP why" and
+ * TAP on stdout, ending with one "# json {...}" line of the figures (for
+ * t/cuda/gpu-check.sh; a figure that is not finite is null). Without a usable GPU (or module), "1..0 # SKIP why" and
  * exit 77. Run by t/cuda-gpu.sh and t/cuda/gpu-check.sh, never alone by
  * make check (it needs a GPU).
  *
@@ -65,6 +66,16 @@ static void diff(const llama_config *c, const float *a, const float *b, double *
         if (!(y <= *dp))
             *dp = isnan(y) ? INFINITY : y;
     }
+}
+
+/* A figure for the json line: %.6g, or null when not finite. */
+static const char *jnum(double v, char *buf, size_t len)
+{
+    if (isfinite(v))
+        snprintf(buf, len, "%.6g", v);
+    else
+        snprintf(buf, len, "null");
+    return buf;
 }
 
 static engine_status forward(backend *be, int n, const int32_t *const *ids, const int *lens, float *logits,
@@ -134,6 +145,11 @@ int main(int argc, char **argv)
         double dl, dp;
         diff(c, a, c3, &dl, &dp);
         tap_ok(s3 == ENGINE_OK && dl <= 1e-6, "and answers as forward 1 (%.3g)", dl);
+        char j1[32];
+        tap_diag("json {\"fault\":{\"forward1_ok\":%s,\"fault_status\":\"%s\",\"after_reset_ok\":%s,"
+                 "\"after_reset_logit_diff\":%s}}",
+                 s1 == ENGINE_OK ? "true" : "false", engine_status_name(s2), s3 == ENGINE_OK ? "true" : "false",
+                 s3 == ENGINE_OK ? jnum(dl, j1, sizeof j1) : "null");
         free(seq);
         backend_free(gpu);
         backend_free(cpu);
@@ -236,6 +252,12 @@ int main(int argc, char **argv)
     } else {
         tap_skip("capacity below two longest sequences");
     }
+    char a1[32], a2[32], a3[32], a4[32], a5[32];
+    tap_diag("json {\"sequences\":%d,\"max_tokens\":%d,\"worst_logit\":%s,\"worst_prob\":%s,"
+             "\"batches\":%d,\"batched_vs_alone_logit\":%s,\"batched_vs_alone_prob\":%s,\"rerun_logit\":%s,"
+             "\"logit_tol\":%g,\"prob_tol\":%g}",
+             n, max_tokens, jnum(worst_l, a1, sizeof a1), jnum(worst_p, a2, sizeof a2), batches,
+             jnum(bl, a3, sizeof a3), jnum(bp, a4, sizeof a4), jnum(rerun, a5, sizeof a5), LOGIT_TOL, PROB_TOL);
 
     for (int s = 0; s < n; s++)
         free(ids[s]);

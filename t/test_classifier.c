@@ -8,7 +8,10 @@
  * change the result; probabilities follow the problem type. And the whole
  * forward pass with the portable kernels agrees with the AVX-512 one, a
  * packed batch with lone calls, and a cancel callback stops a running pass
- * between layers.
+ * between layers. Batching: queued requests are packed into forward passes
+ * of at most batch_tokens (counted by the scheduler's own counters); a lone
+ * request is never held for batch_wait_ms, an announced one is waited for,
+ * and the wait ends when the time is up; the bounds are checked.
  */
 #include "config.h"
 #include "engine/backend.h"
@@ -102,6 +105,181 @@ static void *run_waiter(void *p)
     classify_result r;
     w->st = classifier_classify_ids(clf, seqs[2], (size_t)seq_len[2], 0, &r, NULL);
     return NULL;
+}
+
+typedef struct submitter {
+    int seq;
+    bool text;       /* classifier_classify on a text instead of ids */
+    engine_status st;
+    classify_result r;
+    volatile int done;
+} submitter;
+
+static void *run_submitter(void *p)
+{
+    submitter *s = p;
+    if (s->text)
+        s->st = classifier_classify(clf, "Cheap pills, buy now!", 21, 0, &s->r, NULL);
+    else
+        s->st = classifier_classify_ids(clf, seqs[s->seq], (size_t)seq_len[s->seq], 0, &s->r, NULL);
+    __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Wait (up to 20 s) until n requests are queued; a hang fails the test. */
+static bool until_queued(size_t n)
+{
+    for (int i = 0; i < 20000 && classifier_queued(clf) < n; i++)
+        usleep(1000);
+    return classifier_queued(clf) >= n;
+}
+
+static bool until_waits(uint64_t n)
+{
+    classifier_stats st;
+    for (int i = 0; i < 20000; i++) {
+        classifier_get_stats(clf, &st);
+        if (st.waits >= n)
+            return true;
+        usleep(1000);
+    }
+    return false;
+}
+
+/* batch_tokens, batch_wait_ms: packing and waiting, told by the counters */
+static void test_batching(const char *mdir, classifier_options opt)
+{
+    engine_err err;
+    classifier_stats st;
+    classify_result r;
+
+    /* batch_tokens 40: five queued 16-token requests run as 2 + 2 + 1 */
+    opt.batch_tokens = 40;
+    opt.batch_wait_ms = 0;
+    clf = NULL;
+    if (!tap_ok(classifier_new(mdir, &opt, &clf, &err) == ENGINE_OK, "classifier_new with batch_tokens 40"))
+        return;
+    classifier_get_stats(clf, &st);
+    tap_ok(st.batch_tokens == 40 && st.forwards == 0, "batch_tokens 40 is the limit in force (%d)", st.batch_tokens);
+    classifier_hold(clf, true);
+    pthread_t th[5];
+    submitter sub[5];
+    for (int i = 0; i < 5; i++) {
+        sub[i] = (submitter){.seq = 2};
+        pthread_create(&th[i], NULL, run_submitter, &sub[i]);
+    }
+    bool queued = until_queued(5);
+    classifier_hold(clf, false);
+    int good = 0;
+    for (int i = 0; i < 5; i++) {
+        pthread_join(th[i], NULL);
+        good += sub[i].st == ENGINE_OK && same(&sub[i].r, &serial[2], 2e-3);
+    }
+    classifier_get_stats(clf, &st);
+    tap_ok(queued && good == 5 && st.forwards == 3 && st.requests == 5 && st.largest_batch == 2 &&
+               st.largest_tokens == 32 && st.tokens == 80,
+           "5 x 16 tokens under batch_tokens 40: 3 forward passes of at most 2 (%llu passes, largest %d "
+           "requests / %d tokens, %d of 5 as alone)",
+           (unsigned long long)st.forwards, st.largest_batch, st.largest_tokens, good);
+    /* a request longer than batch_tokens still runs, alone */
+    tap_ok(classifier_classify_ids(clf, seqs[4], (size_t)seq_len[4], 0, &r, &err) == ENGINE_OK &&
+               same(&r, &serial[4], 2e-3),
+           "a 100-token request runs alone under batch_tokens 40");
+    classifier_free(clf);
+
+    /* batch_tokens 0: the backend's capacity (max_tokens on the CPU); all 5 in one pass */
+    opt.batch_tokens = 0;
+    clf = NULL;
+    if (!tap_ok(classifier_new(mdir, &opt, &clf, &err) == ENGINE_OK, "classifier_new with batch_tokens 0"))
+        return;
+    classifier_hold(clf, true);
+    for (int i = 0; i < 5; i++) {
+        sub[i] = (submitter){.seq = 2};
+        pthread_create(&th[i], NULL, run_submitter, &sub[i]);
+    }
+    queued = until_queued(5);
+    classifier_hold(clf, false);
+    good = 0;
+    for (int i = 0; i < 5; i++) {
+        pthread_join(th[i], NULL);
+        good += sub[i].st == ENGINE_OK && same(&sub[i].r, &serial[2], 2e-3);
+    }
+    classifier_get_stats(clf, &st);
+    tap_ok(queued && good == 5 && st.batch_tokens == (int)opt.max_tokens && st.forwards == 1 &&
+               st.largest_batch == 5,
+           "batch_tokens 0 packs up to the CPU's max_tokens (%d): 5 requests in %llu pass", st.batch_tokens,
+           (unsigned long long)st.forwards);
+    classifier_free(clf);
+
+    /* batch_wait_ms 60 s (the longest), so that a hold cannot end by time
+     * below: a lone request is not held, by ids or by text */
+    opt.batch_wait_ms = 60001;
+    clf = NULL;
+    tap_ok(classifier_new(mdir, &opt, &clf, &err) == ENGINE_ERR_ARG, "batch_wait_ms 60001 is out of range: %s",
+           err.msg);
+    opt.batch_wait_ms = 60000;
+    if (!tap_ok(classifier_new(mdir, &opt, &clf, &err) == ENGINE_OK, "classifier_new with batch_wait_ms 60000"))
+        return;
+    engine_status s1 = classifier_classify_ids(clf, seqs[3], (size_t)seq_len[3], 0, &r, &err);
+    engine_status s2 = classifier_classify(clf, "Cheap pills, buy now!", 21, 0, &r, &err);
+    classifier_get_stats(clf, &st);
+    tap_ok(s1 == ENGINE_OK && s2 == ENGINE_OK && st.forwards == 2 && st.waits == 0 && st.wait_ms == 0,
+           "a lone request (ids, then text) is never held: %llu holds in %llu passes (last call %.1f ms)",
+           (unsigned long long)st.waits, (unsigned long long)st.forwards, r.ms);
+    /* one announced: the queued request is held until the other one comes */
+    classifier_announce(clf, 1);
+    sub[0] = (submitter){.seq = 1};
+    pthread_create(&th[0], NULL, run_submitter, &sub[0]);
+    bool held = until_waits(1);
+    bool still = !__atomic_load_n(&sub[0].done, __ATOMIC_ACQUIRE);
+    sub[1] = (submitter){.seq = 2};
+    pthread_create(&th[1], NULL, run_submitter, &sub[1]);
+    bool both = until_queued(2);
+    classifier_announce(clf, -1); /* the announced one has come */
+    pthread_join(th[0], NULL);
+    pthread_join(th[1], NULL);
+    classifier_get_stats(clf, &st);
+    tap_ok(held && still && both && sub[0].st == ENGINE_OK && sub[1].st == ENGINE_OK && st.forwards == 3 &&
+               st.largest_batch == 2 && st.waits == 1 && st.wait_timeouts == 0 &&
+               same(&sub[0].r, &serial[1], 2e-3) && same(&sub[1].r, &serial[2], 2e-3),
+           "with one request announced, the first is held and both run in one pass (%llu passes, largest %d)",
+           (unsigned long long)st.forwards, st.largest_batch);
+    classifier_free(clf);
+
+    /* the hold ends when batch_wait_ms is up, though the announced one never comes */
+    opt.batch_wait_ms = 20;
+    clf = NULL;
+    if (!tap_ok(classifier_new(mdir, &opt, &clf, &err) == ENGINE_OK, "classifier_new with batch_wait_ms 20"))
+        return;
+    classifier_announce(clf, 1);
+    s1 = classifier_classify_ids(clf, seqs[1], (size_t)seq_len[1], 0, &r, &err);
+    classifier_get_stats(clf, &st);
+    tap_ok(s1 == ENGINE_OK && st.forwards == 1 && st.waits == 1 && st.wait_timeouts == 1 && st.wait_ms >= 19,
+           "a request announced but never sent: the hold ends after batch_wait_ms (%.1f ms held)", st.wait_ms);
+    classifier_announce(clf, -1);
+    /* a full batch is never held: a 256-token request fills the CPU's 256 */
+    int32_t full[256];
+    for (int i = 0; i < 256; i++)
+        full[i] = 1000 + i;
+    classifier_announce(clf, 1);
+    s1 = classifier_classify_ids(clf, full, 256, 0, &r, &err);
+    classifier_announce(clf, -1);
+    classifier_get_stats(clf, &st);
+    tap_ok(s1 == ENGINE_OK && st.forwards == 2 && st.waits == 1,
+           "a batch without room is not held, even with a request announced");
+    classifier_free(clf);
+    clf = NULL;
+
+    opt.batch_wait_ms = -1;
+    tap_ok(classifier_new(mdir, &opt, &clf, &err) == ENGINE_ERR_ARG && !clf, "batch_wait_ms -1 is ENGINE_ERR_ARG");
+    opt.batch_wait_ms = 0;
+    opt.batch_tokens = (1u << 20) + 1;
+    tap_ok(classifier_new(mdir, &opt, &clf, &err) == ENGINE_ERR_ARG && !clf, "batch_tokens 2^20+1 is ENGINE_ERR_ARG: %s",
+           err.msg);
+    classifier_options d;
+    classifier_options_init(&d);
+    tap_ok(d.batch_tokens == 0 && d.batch_wait_ms > 0 && d.batch_wait_ms <= 2,
+           "defaults: batch_tokens 0, batch_wait_ms %g", d.batch_wait_ms);
 }
 
 int main(void)
@@ -258,8 +436,12 @@ int main(void)
     classifier_free(clf);
     clf = NULL;
 
-    /* the whole forward pass: portable kernels against AVX-512 ones, on a
-     * batch of three sequences packed together */
+    opt.queue_length = 64;
+    test_batching(mdir, opt);
+    clf = NULL;
+
+    /* the whole forward pass: portable kernels against each SIMD table, on
+     * a batch of three sequences packed together */
     checkpoint *ck = NULL;
     backend *be = NULL;
     backend_options bo = {.threads = 2, .max_tokens = 512};
@@ -268,7 +450,6 @@ int main(void)
         int lens[3] = {seq_len[5], seq_len[1], seq_len[4]};
         float lp[3 * LLAMA_MAX_LABELS], lx[3 * LLAMA_MAX_LABELS];
         forward *fw = backend_cpu_forward_state(be);
-        const kernels *x = kernels_avx512();
         {
             backend_batch bs = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lx};
             engine_status ss = backend_forward(be, &bs, &err);
@@ -280,21 +461,30 @@ int main(void)
             tap_ok(ss == ENGINE_OK && mdser < 2e-3,
                    "a packed batch of 3 gives the logits of 3 lone calls (max |dlogit| %.2e)", mdser);
         }
-        if (x) {
+        /* every SIMD table the CPU (and LLMSPAM_CPU_ISA) allow, against the
+         * portable one, then back to the table in use */
+        const kernels *simd[2] = {kernels_avx2(), kernels_avx512()};
+        backend_batch b2 = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lp};
+        forward_use_kernels(fw, kernels_portable());
+        engine_status s2 = backend_forward(be, &b2, &err);
+        for (int t = 0; t < 2; t++) {
+            const char *name = t == 0 ? "avx2" : "avx512";
+            if (!simd[t]) {
+                char why[96];
+                snprintf(why, sizeof why, "this CPU (or LLMSPAM_CPU_ISA) has no %s kernels", name);
+                tap_skip(why);
+                continue;
+            }
             backend_batch b1 = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lx};
-            forward_use_kernels(fw, x);
+            forward_use_kernels(fw, simd[t]);
             engine_status s1 = backend_forward(be, &b1, &err);
-            backend_batch b2 = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lp};
-            forward_use_kernels(fw, kernels_portable());
-            engine_status s2 = backend_forward(be, &b2, &err);
             double md = 0;
             for (int i = 0; i < 3 * cfg->num_labels; i++)
                 md = fmax(md, fabs(lp[i] - lx[i]));
             tap_ok(s1 == ENGINE_OK && s2 == ENGINE_OK && md < 2e-3 && b1.flops > 0,
-                   "forward pass: portable and avx512 kernels agree (max |dlogit| %.2e)", md);
-        } else {
-            tap_skip("no AVX-512 BF16: one kernel path only");
+                   "forward pass: portable and %s kernels agree (max |dlogit| %.2e)", name, md);
         }
+        forward_use_kernels(fw, kernels_get());
         /* cancellation between layers (the scheduler's deadline check) */
         int calls = 0;
         backend_batch bc = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lx,

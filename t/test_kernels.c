@@ -1,12 +1,17 @@
 /*
- * test_kernels: every kernel of engine/kernels.h, portable and AVX-512
- * (when the CPU has it), against a naive double-precision reference on
- * random inputs of awkward sizes (tails of 1..15 lanes included), and the
- * two paths against each other. bf16 outputs are allowed 1 bf16 ulp
- * (2^-8 relative) since one rounding may land either side.
+ * test_kernels: every kernel of engine/kernels.h, in every table this CPU
+ * can run (portable, AVX2, AVX-512; LLMSPAM_CPU_ISA caps which), against a
+ * naive double-precision reference on random inputs of awkward sizes (tails
+ * of 1..15 lanes included), and each SIMD table against the portable one.
+ * bf16 outputs are allowed 1 bf16 ulp (2^-8 relative) since one rounding
+ * may land either side. Attention covers every block height 1..16, blocks
+ * starting at q0 > 0, head dims that are and are not multiples of 8 and 16,
+ * padded ldk with NaN past the keys and NaN in the scratch (neither may be
+ * read), and checks nothing is written past each output row's head_dim.
  */
 #include "config.h"
 #include "engine/bf16.h"
+#include "engine/cpu_isa.h"
 #include "engine/kernels.h"
 #include "t/lib/tap.h"
 
@@ -30,7 +35,7 @@ static bool close_to(double got, double want, double rel, double abs_tol)
     return fabs(got - want) <= rel * fabs(want) + abs_tol;
 }
 
-static const int sizes[] = {1, 7, 16, 17, 33, 64, 100, 2048};
+static const int sizes[] = {1, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 2048, 2053};
 #define NSIZES (int)(sizeof sizes / sizeof sizes[0])
 
 static void test_convert(const kernels *k)
@@ -56,6 +61,32 @@ static void test_convert(const kernels *k)
     float qn = NAN;
     k->f32_to_bf16(&qn, 1, &nan);
     tap_ok(isnan(bf16_to_f32(nan)) && isnan(bf16_to_f32(f32_to_bf16(NAN))), "%s: NaN stays NaN", k->name);
+
+    /* bit patterns at the edges, each in every lane of a vector and of a
+     * tail: the row conversion gives the scalar f32_to_bf16's bits */
+    static const uint32_t edges[] = {
+        0x7f800001u, 0xff800001u, 0x7fbfffffu, 0x7fffffffu, 0xffc00000u, /* NaNs, signalling too */
+        0x00000001u, 0x807fffffu, 0x00008000u, 0x00018000u,              /* denormals, ties */
+        0x7f7fffffu, 0xff7f8000u, 0x3f808000u, 0x3f818000u, 0x3f807fffu, /* overflow, ties */
+        0x7f800000u, 0xff800000u, 0x80000000u,
+    };
+    enum { NE = sizeof edges / sizeof edges[0], ROW = 8 * 3 + 5 };
+    bad = 0;
+    for (int e = 0; e < NE; e++)
+        for (int lane = 0; lane < ROW; lane++) {
+            float row[ROW], back[ROW];
+            uint16_t h[ROW];
+            for (int i = 0; i < ROW; i++)
+                row[i] = frand(-4, 4);
+            memcpy(&row[lane], &edges[e], sizeof row[lane]);
+            k->f32_to_bf16(row, ROW, h);
+            k->bf16_to_f32(h, ROW, back);
+            for (int i = 0; i < ROW; i++)
+                if (h[i] != f32_to_bf16(row[i]) || memcmp(&back[i], &(float){bf16_to_f32(h[i])}, sizeof(float)))
+                    bad++;
+        }
+    tap_ok(bad == 0, "%s: NaNs (signalling too), denormals, ties and overflow convert bit for bit (%d off)",
+           k->name, bad);
 
     bad = 0;
     for (int si = 0; si < NSIZES; si++) {
@@ -186,19 +217,25 @@ static void test_elementwise(const kernels *k)
     tap_ok(bad_sm == 0, "%s: softmax matches the double reference (%d off)", k->name, bad_sm);
 }
 
-/* Causal attention of nq rows at q0 against keys 0..q0+r, double reference. */
-static int check_attention(const kernels *k, int hd, int q0, int nq, uint16_t *out_keep)
+/* Causal attention of nq rows at q0 against keys 0..q0+r, double
+ * reference; ldk is nkeys rounded up to 16 plus pad. Returns the number of
+ * values off, plus every value written outside the output rows. */
+static int check_attention(const kernels *k, int hd, int q0, int nq, int pad, uint16_t *out_keep)
 {
-    int nkeys = q0 + nq, ldk = (nkeys + 15) / 16 * 16 + 16, ldq = hd + 3, ldo = hd + 5;
-    float *q = malloc((size_t)nq * ldq * sizeof *q), *kt = calloc((size_t)hd * ldk, sizeof *kt);
+    int nkeys = q0 + nq, ldk = (nkeys + 15) / 16 * 16 + pad, ldq = hd + 3, ldo = hd + 5;
+    float *q = malloc((size_t)nq * ldq * sizeof *q), *kt = malloc((size_t)hd * ldk * sizeof *kt);
     float *v = malloc((size_t)nkeys * hd * sizeof *v);
-    float *s = calloc((size_t)KERNELS_ATTN_BLOCK * ldk, sizeof *s);
-    uint16_t *out = calloc((size_t)nq * ldo, sizeof *out);
+    float *s = malloc((size_t)KERNELS_ATTN_BLOCK * ldk * sizeof *s);
+    uint16_t *out = malloc((size_t)nq * ldo * sizeof *out);
+    for (int i = 0; i < KERNELS_ATTN_BLOCK * ldk; i++)
+        s[i] = NAN;
+    for (int i = 0; i < nq * ldo; i++)
+        out[i] = 0xdead;
     for (int i = 0; i < nq * ldq; i++)
         q[i] = frand(-2, 2);
     for (int d = 0; d < hd; d++)
-        for (int j = 0; j < nkeys; j++)
-            kt[d * ldk + j] = frand(-2, 2);
+        for (int j = 0; j < ldk; j++)
+            kt[d * ldk + j] = j < nkeys ? frand(-2, 2) : NAN;
     for (int i = 0; i < nkeys * hd; i++)
         v[i] = frand(-2, 2);
     float scale = 1.0f / sqrtf((float)hd);
@@ -227,6 +264,9 @@ static int check_attention(const kernels *k, int hd, int q0, int nq, uint16_t *o
             if (out_keep)
                 out_keep[r * hd + d] = out[r * ldo + d];
         }
+        for (int d = hd; d < ldo; d++)
+            if (out[r * ldo + d] != 0xdead)
+                bad++;
     }
     free(p);
     free(q);
@@ -239,25 +279,44 @@ static int check_attention(const kernels *k, int hd, int q0, int nq, uint16_t *o
 
 static void test_attention(const kernels *k)
 {
-    static const int hds[] = {64, 16, 24, 128};
-    static const int q0s[] = {0, 5, 37, 250};
-    static const int nqs[] = {1, 7, 16};
+    /* head_dim 64 (Llama-3.2-1B): every block height, at several starts */
+    static const int q0s64[] = {0, 1, 15, 16, 37, 250};
     int bad = 0, cases = 0;
+    for (size_t b = 0; b < sizeof q0s64 / sizeof *q0s64; b++)
+        for (int nq = 1; nq <= KERNELS_ATTN_BLOCK; nq++) {
+            int pad = (nq % 3) * 16, e = check_attention(k, 64, q0s64[b], nq, pad, NULL);
+            if (e)
+                tap_diag("%s: attention hd=64 q0=%d nq=%d pad=%d: %d values off", k->name, q0s64[b],
+                         nq, pad, e);
+            bad += e;
+            cases++;
+        }
+    tap_ok(bad == 0, "%s: attention, head_dim 64, block heights 1..16, matches the double reference in %d shapes",
+           k->name, cases);
+    /* other head dims, multiples of 16, of 8 only, and of neither */
+    static const int hds[] = {16, 24, 128, 2, 12, 40, 80, 100};
+    static const int q0s[] = {0, 5, 37, 250};
+    static const int nqs[] = {1, 2, 5, 6, 7, 13, 16};
+    bad = 0;
+    cases = 0;
     for (size_t a = 0; a < sizeof hds / sizeof *hds; a++)
         for (size_t b = 0; b < sizeof q0s / sizeof *q0s; b++)
             for (size_t c = 0; c < sizeof nqs / sizeof *nqs; c++) {
-                int e = check_attention(k, hds[a], q0s[b], nqs[c], NULL);
+                int pad = (int)((a + b + c) % 2) * 16;
+                int e = check_attention(k, hds[a], q0s[b], nqs[c], pad, NULL);
                 if (e)
-                    tap_diag("%s: attention hd=%d q0=%d nq=%d: %d values off", k->name, hds[a],
-                             q0s[b], nqs[c], e);
+                    tap_diag("%s: attention hd=%d q0=%d nq=%d pad=%d: %d values off", k->name, hds[a],
+                             q0s[b], nqs[c], pad, e);
                 bad += e;
                 cases++;
             }
-    tap_ok(bad == 0, "%s: attention matches the double reference in %d shapes", k->name, cases);
+    tap_ok(bad == 0, "%s: attention, head_dims 2..128, matches the double reference in %d shapes", k->name,
+           cases);
 }
 
-/* The two paths on the same inputs agree closely (tighter than either is
- * to the double reference only where both round the same value). */
+/* A SIMD table and the portable one on the same inputs agree closely
+ * (tighter than either is to the double reference only where both round
+ * the same value). */
 static void test_agree(const kernels *p, const kernels *x)
 {
     int n = 1000;
@@ -274,7 +333,7 @@ static void test_agree(const kernels *p, const kernels *x)
     for (int i = 0; i < n; i++)
         if (!close_to(bf16_to_f32(o1[i]), bf16_to_f32(o2[i]), 1.0 / 128, 0))
             diff++;
-    tap_ok(diff == 0, "portable and avx512 silu_mul agree within 1 bf16 ulp (%d off)", diff);
+    tap_ok(diff == 0, "portable and %s silu_mul agree within 1 bf16 ulp (%d off)", x->name, diff);
     p->rmsnorm_f32(a, w, 1e-5f, n, b);
     float *c = malloc(n * sizeof *c);
     x->rmsnorm_f32(a, w, 1e-5f, n, c);
@@ -282,17 +341,17 @@ static void test_agree(const kernels *p, const kernels *x)
     for (int i = 0; i < n; i++)
         if (!close_to(b[i], c[i], 2e-6, 1e-7))
             diff++;
-    tap_ok(diff == 0, "portable and avx512 rmsnorm_f32 agree to 2e-6 (%d off)", diff);
+    tap_ok(diff == 0, "portable and %s rmsnorm_f32 agree to 2e-6 (%d off)", x->name, diff);
     uint16_t o3[37 * 64], o4[37 * 64];
     unsigned long long save = rng;
-    check_attention(p, 64, 100, 16, o3);
+    check_attention(p, 64, 100, 16, 16, o3);
     rng = save;
-    check_attention(x, 64, 100, 16, o4);
+    check_attention(x, 64, 100, 16, 16, o4);
     diff = 0;
     for (int i = 0; i < 16 * 64; i++)
         if (!close_to(bf16_to_f32(o3[i]), bf16_to_f32(o4[i]), 1.0 / 128, 1e-5))
             diff++;
-    tap_ok(diff == 0, "portable and avx512 attention agree within 1 bf16 ulp (%d off)", diff);
+    tap_ok(diff == 0, "portable and %s attention agree within 1 bf16 ulp (%d off)", x->name, diff);
     free(a);
     free(b);
     free(c);
@@ -313,21 +372,38 @@ static void test_table(const kernels *k)
 
 int main(void)
 {
-    const kernels *p = kernels_portable(), *x = kernels_avx512();
+    const kernels *p = kernels_portable();
     tap_ok(p && !strcmp(p->name, "portable"), "the portable table exists");
     test_table(p);
-    if (x) {
-        test_table(x);
-        test_agree(p, x);
-    } else {
-        tap_skip("this CPU has no AVX-512 BF16: only the portable kernels were tested");
+    cpu_isa isa = cpu_isa_get();
+    tap_diag("cpu_isa %s (detected %s)", cpu_isa_name(isa), cpu_isa_name(cpu_isa_detected()));
+    static const struct {
+        const char *name;
+        const kernels *(*get)(void);
+        cpu_isa needs;
+    } simd[] = {
+        {"avx2", kernels_avx2, CPU_ISA_AVX2},
+        {"avx512", kernels_avx512, CPU_ISA_AVX512_BF16},
+    };
+    const kernels *want = p;
+    for (size_t i = 0; i < sizeof simd / sizeof simd[0]; i++) {
+        const kernels *x = simd[i].get();
+#if defined(__x86_64__)
+        tap_ok((x != NULL) == (isa >= simd[i].needs), "kernels_%s() is %s at cpu_isa %s", simd[i].name,
+               isa >= simd[i].needs ? "available" : "NULL", cpu_isa_name(isa));
+#endif
+        if (x) {
+            tap_ok(!strcmp(x->name, simd[i].name), "the %s table is named %s", simd[i].name, x->name);
+            test_table(x);
+            test_agree(p, x);
+            want = x;
+        } else {
+            char why[80];
+            snprintf(why, sizeof why, "cpu_isa %s: no %s kernels to test", cpu_isa_name(isa), simd[i].name);
+            tap_skip(why);
+        }
     }
-    /* LLMSPAM_KERNELS=portable forces the portable table (set by the harness
-     * run below, or by hand). */
-    const char *env = getenv("LLMSPAM_KERNELS");
-    if (env && !strcmp(env, "portable"))
-        tap_ok(kernels_get() == p, "LLMSPAM_KERNELS=portable selects the portable kernels");
-    else
-        tap_ok(kernels_get() == (x ? x : p), "the default choice is %s", x ? "avx512" : "portable");
+    /* the choice: the best table the (capped) level allows */
+    tap_ok(kernels_get() == want, "kernels_get() picks %s at cpu_isa %s", want->name, cpu_isa_name(isa));
     return tap_done();
 }

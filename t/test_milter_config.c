@@ -34,6 +34,13 @@ static const struct bad bad[] = {
     {"threads = -1\n", "test.conf:1: threads: -1 out of range"},
     {"max_tokens = 4\n", "test.conf:1: max_tokens: 4 out of range 8..131072"},
     {"threads =\n", "test.conf:1: threads: empty value"},
+    {"batch_tokens = -1\n", "test.conf:1: batch_tokens: -1 out of range 0..1048576"},
+    {"batch_tokens = 1048577\n", "test.conf:1: batch_tokens: 1048577 out of range 0..1048576"},
+    {"batch_tokens = 4k\n", "test.conf:1: batch_tokens: not an integer: '4k'"},
+    {"batch_wait_ms = -0.5\n", "test.conf:1: batch_wait_ms: -0.5 out of range 0..1000"},
+    {"batch_wait_ms = 1000.5\n", "test.conf:1: batch_wait_ms: 1000.5 out of range 0..1000"},
+    {"batch_wait_ms = soon\n", "test.conf:1: batch_wait_ms: not a number: 'soon'"},
+    {"batch_wait_ms = inf\n", "test.conf:1: batch_wait_ms: not a number"},
     {"max_message_bytes = 12q\n", "test.conf:1: max_message_bytes: not a size"},
     {"max_message_bytes = 10\n", "test.conf:1: max_message_bytes: 10 out of range"},
     {"max_message_bytes = 2G\n", "test.conf:1: max_message_bytes: 2G out of range"},
@@ -143,6 +150,8 @@ static void test_values(void)
         "socket = inet:8891@127.0.0.1\r\n"
         "socket_mode=0600\n"
         "threads = 4\n"
+        "batch_tokens = 16384\n"
+        "batch_wait_ms = 0.25\n"
         "max_message_bytes = 512k\n"
         "classify_timeout = 2.5\n"
         "tag_threshold = 0.4\n"
@@ -165,6 +174,7 @@ static void test_values(void)
     tap_ok(!strcmp(c->socket, "inet:8891@127.0.0.1"), "string value, CRLF stripped");
     tap_ok(c->socket_mode == 0600, "octal mode");
     tap_ok(c->threads == 4, "integer");
+    tap_ok(c->batch_tokens == 16384 && c->batch_wait_ms == 0.25, "batch_tokens and batch_wait_ms (a fraction of a ms)");
     tap_ok(c->max_message_bytes == 512 * 1024, "size with k suffix");
     tap_ok(c->classify_timeout == 2.5, "seconds");
     tap_ok(c->tag_threshold == 0.4 && c->tempfail_threshold == 0.6 && c->reject_threshold == 0.9,
@@ -211,6 +221,11 @@ static void test_values(void)
         has_threads |= !strcmp(names[i], "threads");
     }
     tap_ok(has_socket && !has_threads, "socket needs a restart, threads does not (%zu changes)", n);
+    for (size_t i = 0; i < milter_config_key_count(); i++) {
+        const char *k = milter_config_key_name(i);
+        if (!strcmp(k, "batch_tokens") || !strcmp(k, "batch_wait_ms"))
+            tap_ok(milter_config_key_reloadable(i), "%s takes effect on reload", k);
+    }
     milter_config_free(d);
     milter_config_free(c2);
     milter_config_free(c);
@@ -224,6 +239,19 @@ static void test_defaults(void)
     if (!d)
         return;
     tap_ok(d->max_tokens == 512, "max_tokens default 512");
+    tap_ok(d->batch_tokens == 0, "batch_tokens default 0 (the device's own size)");
+    tap_ok(d->batch_wait_ms > 0 && d->batch_wait_ms <= 2, "batch_wait_ms default small (%g ms)", d->batch_wait_ms);
+    {
+        char *e2 = NULL;
+        milter_config *z = parse("batch_tokens = 0\nbatch_wait_ms = 0\n", &e2);
+        tap_ok(z && z->batch_tokens == 0 && z->batch_wait_ms == 0, "batch_tokens = 0 and batch_wait_ms = 0 are allowed");
+        milter_config_free(z);
+        free(e2);
+        z = parse("batch_tokens = 1048576\nbatch_wait_ms = 1000\n", &e2);
+        tap_ok(z && z->batch_tokens == 1048576 && z->batch_wait_ms == 1000, "the upper bounds are allowed");
+        milter_config_free(z);
+        free(e2);
+    }
     tap_ok(d->classify_timeout < 300, "classify_timeout default below Postfix's 300 s");
     tap_ok(!strcmp(d->spam_label, "spam"), "spam_label default spam");
     tap_ok(!strcmp(d->reject_reply, "550 5.7.1 Message rejected as spam"), "reject_reply default");

@@ -4,9 +4,9 @@ and messages llmspam uses, on the GPU. Run by t/cuda/gpu-check.sh.
 
   --parity  a few deterministic id sequences (lengths 1 .. --tokens) through
             `llmspam classify --ids --device cuda --json` and through
-            transformers in float32 on the same bf16 weights (TF32 off):
-            probabilities within 2e-2 (the issue's tolerance); max logit
-            difference printed.
+            transformers on the same bf16 weights, in float32 (TF32 off)
+            and in bfloat16: probabilities within 2e-2 (the issue's
+            tolerance) for each; max logit difference printed.
   --bench   transformers in bf16 with sdpa attention on batches of --batch
             messages of --tokens ids each: the very ids of `llmspam bench
             --device` (tools/bench_device.c gives the generator), median of
@@ -85,9 +85,11 @@ def main():
     failed = 0
 
     if a.parity:
-        model = AutoModelForSequenceClassification.from_pretrained(a.model, dtype=torch.float32).to(dev).eval()
-        worst_p = worst_l = 0.0
-        for k, n in enumerate(sorted({1, 37, min(200, a.tokens), a.tokens})):
+        # llmspam once per length, then transformers in float32 (TF32 off:
+        # the strict reference) and in bfloat16 (the comparison)
+        lengths = sorted({1, 37, min(200, a.tokens), a.tokens})
+        cases = []
+        for k, n in enumerate(lengths):
             ids = bench_ids(1000 + k, n, vocab, pad)
             with tempfile.NamedTemporaryFile("w", suffix=".ids", delete=False) as f:
                 f.write(" ".join(map(str, ids)) + "\n")
@@ -99,24 +101,30 @@ def main():
                 print(f"not ok - llmspam classify ({n} tokens): {r.stderr.strip()}")
                 failed += 1
                 continue
-            ours = json.loads(r.stdout)
-            with torch.no_grad():
-                logits = model(input_ids=torch.tensor([ids], device=dev)).logits[0].float()
-            p_ref = probs(logits, problem, torch).cpu().tolist()
-            l_ref = logits.cpu().tolist()
-            names = [cfg.id2label[i] for i in range(cfg.num_labels)]
-            p_ours = [ours["probs"][nm] for nm in names]
-            dp = max(abs(x - y) for x, y in zip(p_ours, p_ref))
-            dl = max(abs(x - y) for x, y in zip(ours["logits"], l_ref))
-            worst_p, worst_l = max(worst_p, dp), max(worst_l, dl)
-            good = dp <= 2e-2
-            failed += not good
-            print(f"{'ok' if good else 'not ok'} - transformers fp32 vs llmspam {dev}, {n} tokens: "
-                  f"probabilities within 2e-2 ({dp:.3g}); logits differ by {dl:.3g}")
-        result.update(parity_worst_prob=worst_p, parity_worst_logit=worst_l)
-        del model
-        if dev == "cuda":
-            torch.cuda.empty_cache()
+            cases.append((n, ids, json.loads(r.stdout)))
+        names = [cfg.id2label[i] for i in range(cfg.num_labels)]
+        for dtype, tag in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+            model = AutoModelForSequenceClassification.from_pretrained(a.model, dtype=dtype).to(dev).eval()
+            worst_p = worst_l = 0.0
+            for n, ids, ours in cases:
+                with torch.no_grad():
+                    logits = model(input_ids=torch.tensor([ids], device=dev)).logits[0].float()
+                p_ref = probs(logits, problem, torch).cpu().tolist()
+                l_ref = logits.cpu().tolist()
+                p_ours = [ours["probs"][nm] for nm in names]
+                dp = max(abs(x - y) for x, y in zip(p_ours, p_ref))
+                dl = max(abs(x - y) for x, y in zip(ours["logits"], l_ref))
+                worst_p, worst_l = max(worst_p, dp), max(worst_l, dl)
+                good = dp <= 2e-2
+                failed += not good
+                print(f"{'ok' if good else 'not ok'} - transformers {tag} vs llmspam {dev}, {n} tokens: "
+                      f"probabilities within 2e-2 ({dp:.3g}); logits differ by {dl:.3g}")
+            result[f"parity_{tag}_worst_prob"] = worst_p
+            result[f"parity_{tag}_worst_logit"] = worst_l
+            result["parity_lengths"] = [n for n, _, _ in cases]
+            del model
+            if dev == "cuda":
+                torch.cuda.empty_cache()
 
     if a.bench:
         model = AutoModelForSequenceClassification.from_pretrained(

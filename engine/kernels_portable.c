@@ -1,15 +1,15 @@
 /*
- * kernels: the portable C kernels and the run-time choice between them and
- * the AVX-512 twins (kernels_avx512.c). See kernels.h for the shapes.
+ * kernels_portable: the portable C kernels, correct on any CPU (arm64
+ * included) and the reference the SIMD twins are tested against. Built with
+ * the baseline flags only. See kernels.h for the shapes.
  */
 #include "config.h"
 #include "engine/kernels.h"
+#include "engine/kernels_tables.h"
 #include "engine/bf16.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 
 static float sumsq(const float *x, int n)
 {
@@ -149,38 +149,7 @@ static const kernels portable = {
     .attention = p_attention,
 };
 
-const kernels *kernels_portable(void)
+const kernels *kernels_portable_table(void)
 {
     return &portable;
-}
-
-const kernels *kernels_avx512(void)
-{
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16"))
-        return kernels_avx512_table();
-#endif
-    return NULL;
-}
-
-static const kernels *chosen;
-static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
-
-static void choose(void)
-{
-    const char *env = getenv("LLMSPAM_KERNELS");
-    chosen = &portable;
-    if (env && !strcmp(env, "portable"))
-        return;
-    const kernels *k = kernels_avx512();
-    if (k)
-        chosen = k;
-}
-
-const kernels *kernels_get(void)
-{
-    pthread_once(&chosen_once, choose);
-    return chosen;
 }
