@@ -7,13 +7,14 @@
 # load inflates the clock). Also: the load time of tokenizer.json (target < 150 ms, the
 # best and the median of 7 loads), and early stopping: a 100 MB text with
 # --max-tokens 512 against a 2 KB one. Run by `make bench`; environment:
-# top_srcdir, top_builddir, LLMSPAM. Throughputs count encoding time only
-# (files are read first), in both tools.
+# top_srcdir, top_builddir, LLMSPAM, LLMSPAM_TOKENIZER (another tokenizer.json
+# than Llama 3's, e.g. t/data/tokenizer/smollm2/tokenizer.json). Throughputs
+# count encoding time only (files are read first), in both tools.
 set -e
 : "${top_srcdir:?}" "${top_builddir:?}"
 LLMSPAM=${LLMSPAM:-$top_builddir/llmspam}
 PY=${LLMSPAM_PYTHON:-/opt/llmspam-venv/bin/python}
-tokjson="$top_srcdir/models/tokenizer/tokenizer.json"
+tokjson=${LLMSPAM_TOKENIZER:-$top_srcdir/models/tokenizer/tokenizer.json}
 corpus="${LLMSPAM_SHARED:-$top_srcdir/../shared}/corpus/spamassassin"
 if [ ! -d "$corpus" ]; then
 	echo "bench/tokenizer.sh: no corpus at $corpus; skipped"

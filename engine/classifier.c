@@ -13,8 +13,10 @@
  * returns only once the scheduler no longer holds its request.
  *
  * Input rules: ids >= vocab_size (or negative) are ENGINE_ERR_ARG; 0 ids
- * are ENGINE_ERR_ARG (text input always has BOS, so empty text is the BOS
- * alone); more than max_tokens ids are truncated to the first max_tokens.
+ * are ENGINE_ERR_ARG (with a BOS-adding tokenizer, Llama 3's, empty text is
+ * the BOS alone; with one that adds none, SmolLM2's, empty text has no
+ * ids: the reference model cannot run on it either); more than max_tokens
+ * ids are truncated to the first max_tokens.
  * The pooled token is the rightmost id != pad_token_id (index 0 when all
  * are pad; the last one without a pad id); ids after it cannot change the
  * result (causal attention) and are not computed.
@@ -517,7 +519,8 @@ engine_status classifier_classify(classifier *c, const char *text, size_t len, d
     size_t n = 0;
     engine_status st = tokenizer_encode(c->tok, text ? text : "", len, c->max_tokens, true, ids, &n, err);
     if (st == ENGINE_OK && n == 0)
-        st = engine_fail(err, ENGINE_ERR_ARG, "classifier: the tokenizer gave no ids");
+        st = engine_fail(err, ENGINE_ERR_ARG,
+                         "classifier: the text gives no tokens (%zu bytes, and the tokenizer adds no BOS)", len);
     if (st == ENGINE_OK && timeout_ms > 0 && (now_s() - t0) * 1e3 >= timeout_ms)
         st = engine_fail(err, ENGINE_ERR_TIMEOUT, "classifier: deadline passed while tokenizing");
     if (st == ENGINE_OK) {

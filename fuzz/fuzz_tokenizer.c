@@ -6,11 +6,16 @@
  *   - a truncated encoding is not a prefix of the full one (early stopping
  *     must equal encode-all-then-truncate);
  *   - encode(decode(ids)) != ids (decoding gives the text with U+FFFD for
- *     ill-formed UTF-8, which must encode to the same ids);
- *   - on ASCII text, the built-in Llama 3 matcher and PCRE2 running the
- *     regex from tokenizer.json disagree (their Unicode tables may differ
- *     beyond ASCII, where the reference fixtures judge instead).
- * The tokenizer.json is $TOKENIZER_JSON, else models/tokenizer/tokenizer.json.
+ *     ill-formed UTF-8, which must encode to the same ids), checked unless
+ *     the text holds a byte the vocabulary has no token for (SmolLM2 has
+ *     21): dropping it changes the text, so its neighbours may split or
+ *     merge differently on the way back;
+ *   - on ASCII text, the built-in matchers (Llama 3's Split, ByteLevel's
+ *     GPT-2 regex, Digits) and PCRE2 running the same regexes disagree
+ *     (their Unicode tables may differ beyond ASCII, where the reference
+ *     fixtures judge instead).
+ * The tokenizer.json is $TOKENIZER_JSON, else models/tokenizer/tokenizer.json
+ * (t/data/tokenizer/smollm2/tokenizer.json is SmolLM2's).
  */
 #include "config.h"
 #include "engine/tokenizer.h"
@@ -76,8 +81,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t *again = malloc(acap * sizeof *again);
     size_t na;
     check(again != NULL);
+    bool drops = false;
+    for (size_t i = 0; i < len && !drops; i++)
+        drops = tokenizer_drops_byte(tok, data[1 + i]);
     check(tokenizer_encode(tok, dec, dl, acap, false, again, &na, &err) == ENGINE_OK);
-    check(na == nf - skip && (na == 0 || !memcmp(again, full + skip, na * sizeof *again)));
+    if (!drops)
+        check(na == nf - skip && (na == 0 || !memcmp(again, full + skip, na * sizeof *again)));
 
     bool ascii = true;
     for (size_t i = 0; i < len && ascii; i++)

@@ -267,6 +267,35 @@ static void unit_load_errors(void)
          "byte-level"},
         {"{\"model\":{\"type\":\"BPE\",\"dropout\":0.1,\"vocab\":{},\"merges\":[]}}", ENGINE_ERR_UNSUPPORTED,
          "dropout"},
+        {"{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}", ENGINE_ERR_UNSUPPORTED, "Unigram"},
+        {"{\"model\":{\"type\":\"BPE\",\"byte_fallback\":true,\"vocab\":{},\"merges\":[]}}",
+         ENGINE_ERR_UNSUPPORTED, "byte_fallback"},
+        {"{\"model\":{\"type\":\"BPE\",\"continuing_subword_prefix\":\"##\",\"vocab\":{},\"merges\":[]}}",
+         ENGINE_ERR_UNSUPPORTED, "continuing_subword_prefix"},
+        {"{\"model\":{\"type\":\"BPE\",\"end_of_word_suffix\":\"</w>\",\"vocab\":{},\"merges\":[]}}",
+         ENGINE_ERR_UNSUPPORTED, "end_of_word_suffix"},
+        {"{\"normalizer\":{\"type\":\"NFC\"},\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}",
+         ENGINE_ERR_UNSUPPORTED, "normalizer \"NFC\""},
+        {"{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"_\"},"
+         "\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}",
+         ENGINE_ERR_UNSUPPORTED, "Metaspace"},
+        {"{\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}",
+         ENGINE_ERR_UNSUPPORTED, "\"Whitespace\""},
+        {"{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"ByteLevel\"},"
+         "{\"type\":\"Digits\"}]},\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}",
+         ENGINE_ERR_UNSUPPORTED, "ByteLevel must be last"},
+        {"{\"pre_tokenizer\":{\"type\":\"Digits\",\"individual_digits\":true},"
+         "\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}",
+         ENGINE_ERR_UNSUPPORTED, "no ByteLevel"},
+        {"{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"use_regex\":1},"
+         "\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}",
+         ENGINE_ERR_FORMAT, "use_regex"},
+        {"{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\",\"unk_token\":\"a\","
+         "\"vocab\":{\"a\":0},\"merges\":[]}}",
+         ENGINE_ERR_UNSUPPORTED, "unk_token"},
+        {"{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"post_processor\":{\"type\":\"RobertaProcessing\"},"
+         "\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}",
+         ENGINE_ERR_UNSUPPORTED, "RobertaProcessing"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         err.msg[0] = 0;
@@ -383,6 +412,145 @@ static void unit_llama(const tokenizer *tok, const tokenizer *tok_pcre2)
     }
 }
 
+static bool encodes_to(const tokenizer *tok, const char *text, size_t len, bool special,
+                       const int32_t *want, size_t nwant)
+{
+    int32_t ids[64];
+    size_t n;
+    engine_err err;
+    return tokenizer_encode(tok, text, len, 64, special, ids, &n, &err) == ENGINE_OK && n == nwant &&
+           !memcmp(ids, want, n * sizeof *ids);
+}
+
+/* The built-in matchers and PCRE2 agree on ASCII text (PCRE2's Unicode
+ * tables may be a different Unicode version than the reference's, e.g. on
+ * U+180E, so not beyond). */
+static void agree_ascii(const tokenizer *tok, const tokenizer *tok_pcre2, const char *label)
+{
+    const char *ascii[] = {"Hello, world! It's   a  test.\r\n\r\n  x\t\ty 12345 I'LL we'Re they've",
+                           "  \n \n  trailing   ", "a!!!\n\n?? 'd 's'x\x01\x7f 99999999 ''ll \t\tb 'S",
+                           "x1 2  3\t4\r\n5'6'' 'll 'M 're've'd 't's ! ? \v\f end "};
+    for (size_t i = 0; i < sizeof ascii / sizeof *ascii; i++) {
+        int32_t a[64], b[64];
+        size_t na = 0, nb = 0;
+        engine_err err;
+        engine_status sa = tokenizer_encode(tok, ascii[i], strlen(ascii[i]), 64, true, a, &na, &err);
+        engine_status sb = tokenizer_encode(tok_pcre2, ascii[i], strlen(ascii[i]), 64, true, b, &nb, &err);
+        tap_ok(sa == ENGINE_OK && sb == ENGINE_OK && na > 0 && na == nb && !memcmp(a, b, na * sizeof *a),
+               "%s: built-in matchers and PCRE2 agree on ASCII case %zu", label, i);
+    }
+}
+
+/* SmolLM2 (t/data/tokenizer/smollm2, from train/smollm2_tokenizer.py):
+ * Digits + ByteLevel's GPT-2 regex, no BOS, 21 bytes without a token. Ids
+ * from Hugging Face tokenizers 0.23.3. */
+static void unit_smollm2(const tokenizer *tok, const tokenizer *tok_pcre2)
+{
+    tap_ok(tokenizer_builtin_pretokenizer(tok) && !tokenizer_builtin_pretokenizer(tok_pcre2),
+           "SmolLM2: built-in matchers; PCRE2 when forced");
+    tap_ok(tokenizer_bos_id(tok) == -1, "SmolLM2: the post-processor adds no BOS");
+    tap_ok(tokenizer_vocab_size(tok) == 49152, "SmolLM2: 49152 ids");
+    int dropped = 0;
+    for (int b = 0; b < 256; b++)
+        dropped += tokenizer_drops_byte(tok, (uint8_t)b);
+    tap_ok(dropped == 21 && tokenizer_drops_byte(tok, 0x04) && tokenizer_drops_byte(tok, 0xff) &&
+               !tokenizer_drops_byte(tok, 'a'),
+           "SmolLM2: 21 bytes have no token (%d)", dropped);
+    int32_t ids[64];
+    size_t n;
+    engine_err err;
+    tap_ok(tokenizer_encode(tok, "", 0, 64, true, ids, &n, &err) == ENGINE_OK && n == 0,
+           "SmolLM2: empty text with special: no ids");
+    /* "2024" -> 2 0 2 4, each digit alone (ids of "0".."9" are 32..41) */
+    const int32_t digits[] = {34, 32, 34, 36};
+    tap_ok(encodes_to(tok, "2024", 4, true, digits, 4), "SmolLM2: digits one by one");
+    /* "in 2024": "in", " " alone (the digit split comes first), digits */
+    const int32_t in2024[] = {254, 216, 34, 32, 34, 36};
+    tap_ok(encodes_to(tok, "in 2024", 7, false, in2024, 6), "SmolLM2: the space before digits is its own token");
+    /* "!\x04!" is "!!": a byte with no token is dropped before merging */
+    int32_t a[64], b[64];
+    size_t na, nb;
+    tap_ok(tokenizer_encode(tok, "!\x04!", 3, 64, false, a, &na, &err) == ENGINE_OK &&
+               tokenizer_encode(tok, "!!", 2, 64, false, b, &nb, &err) == ENGINE_OK && na == 1 && nb == 1 &&
+               a[0] == b[0],
+           "SmolLM2: a dropped byte joins its neighbours");
+    const char *im = "<|im_start|>";
+    engine_status st = tokenizer_encode(tok, im, strlen(im), 64, true, ids, &n, &err);
+    tap_ok(st == ENGINE_OK && n > 1 && ids[0] != 1, "SmolLM2: special-token text is ordinary text (%zu ids)", n);
+    int32_t dec[] = {1, 19556};
+    char *out;
+    size_t len;
+    tap_ok(tokenizer_decode(tok, dec, 2, &out, &len, &err) == ENGINE_OK && !strncmp(out, "<|im_start|>", 12),
+           "SmolLM2: decode an added token to its text");
+    free(out);
+    agree_ascii(tok, tok_pcre2, "SmolLM2");
+}
+
+/* A tokenizer file under t/data/tokenizer (NULL when it does not load). */
+static tokenizer *load_fixture(const char *name, unsigned flags)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/t/data/tokenizer/%s", srcdir(), name);
+    tokenizer *t = NULL;
+    engine_err err;
+    if (!tap_ok(tokenizer_load_flags(path, flags, &t, &err) == ENGINE_OK, "load %s%s", name,
+                flags ? " (PCRE2 forced)" : ""))
+        tap_diag("%s", err.msg);
+    return t;
+}
+
+static void check_fixture_dir(const tokenizer *tok, const char *dir)
+{
+    char path[4096];
+    const char *files[] = {"edge.tsv", "random.tsv"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/t/data/tokenizer/%s/%s", srcdir(), dir, files[i]);
+        char label[128];
+        snprintf(label, sizeof label, "%s %s", dir, files[i]);
+        check_fixture(tok, path, NULL, label);
+    }
+}
+
+static void unit_other_tokenizers(void)
+{
+    tokenizer *smol = load_fixture("smollm2/tokenizer.json", 0);
+    tokenizer *smol_pcre2 = load_fixture("smollm2/tokenizer.json", TOKENIZER_FORCE_PCRE2);
+    if (smol && smol_pcre2)
+        unit_smollm2(smol, smol_pcre2);
+    if (smol) {
+        check_fixture_dir(smol, "smollm2");
+        tap_ok(encodes_to(smol, "x", 1, true, (const int32_t[]){104}, 1), "SmolLM2: \"x\" is 104");
+    }
+    tokenizer_free(smol);
+    tokenizer_free(smol_pcre2);
+
+    tokenizer *g = load_fixture("gpt2/tokenizer.json", 0);
+    tokenizer *gp = load_fixture("gpt2/tokenizer.json", TOKENIZER_FORCE_PCRE2);
+    if (g) {
+        tap_ok(tokenizer_bos_id(g) == -1, "gpt2 fixture: a ByteLevel post-processor adds no BOS");
+        check_fixture_dir(g, "gpt2");
+    }
+    if (g && gp)
+        agree_ascii(g, gp, "gpt2 fixture");
+    tokenizer_free(g);
+    tokenizer_free(gp);
+
+    tokenizer *pre = load_fixture("gpt2-prefix/tokenizer.json", 0);
+    if (pre) {
+        tap_ok(tokenizer_bos_id(pre) == 0, "gpt2-prefix fixture: TemplateProcessing adds <s> (0)");
+        check_fixture_dir(pre, "gpt2-prefix");
+    }
+    tokenizer_free(pre);
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/t/data/tokenizer/metaspace/tokenizer.json", srcdir());
+    tokenizer *ms = NULL;
+    engine_err err;
+    engine_status st = tokenizer_load(path, &ms, &err);
+    tap_ok(st == ENGINE_ERR_UNSUPPORTED && !ms && strstr(err.msg, "SentencePiece") && strstr(err.msg, "metaspace"),
+           "a SentencePiece-style tokenizer.json is refused, naming the feature (%s)", err.msg);
+}
+
 /* Threads share one tokenizer: each encodes the same texts many times and
  * must get the single-threaded ids every time. */
 static const char *const thread_texts[] = {
@@ -464,17 +632,24 @@ int main(int argc, char **argv)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/models/tokenizer/tokenizer.json", srcdir());
+    const char *corpus = NULL, *tokpath = path;
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--tokenizer"))
+            tokpath = argv[i + 1];
     tokenizer *tok = NULL, *tok_pcre2 = NULL;
     engine_err err;
-    if (!tap_ok(tokenizer_load(path, &tok, &err) == ENGINE_OK, "load %s", path)) {
+    if (!tap_ok(tokenizer_load(tokpath, &tok, &err) == ENGINE_OK, "load %s", tokpath)) {
         tap_diag("%s", err.msg);
         return tap_done();
     }
-    const char *corpus = NULL;
     int files = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--corpus") && i + 1 < argc) {
             corpus = argv[++i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
+            i++;
             continue;
         }
         check_fixture(tok, argv[i], corpus, argv[i]);
@@ -493,6 +668,7 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/t/data/tokenizer/random.tsv", srcdir());
         check_fixture(tok, path, NULL, "random mixes");
         tokenizer_free(tok_pcre2);
+        unit_other_tokenizers();
     }
     tokenizer_free(tok);
     return tap_done();
