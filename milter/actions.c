@@ -18,6 +18,24 @@ struct actions_list {
     char reply[512], reply_text[512];
 };
 
+/* "550 5.7.1 text" -> its three parts (buffers of 4, 16, len). */
+static void split_reply(const char *reply, char code[4], char xcode[16], char *text, size_t len)
+{
+    /* llmspam_conf.c checked the shape: "DDD D.D.D text" */
+    memcpy(code, reply, 3);
+    code[3] = '\0';
+    const char *x = reply + 4;
+    size_t xn = strcspn(x, " ");
+    if (xn > 15)
+        xn = 15;
+    memcpy(xcode, x, xn);
+    xcode[xn] = '\0';
+    const char *t = x + xn;
+    while (*t == ' ')
+        t++;
+    snprintf(text, len, "%s", t);
+}
+
 static actions_item *push(actions_list *l, actions_kind kind)
 {
     if (l->n == l->cap) {
@@ -70,7 +88,7 @@ actions_list *actions_build(const scan_result *r, const char *subject_prefix, he
         if (!(it = push(l, ACTIONS_SET_REPLY)))
             goto oom;
         snprintf(l->reply, sizeof l->reply, "%s", r->reply);
-        scan_split_reply(l->reply, it->code, it->xcode, l->reply_text, sizeof l->reply_text);
+        split_reply(l->reply, it->code, it->xcode, l->reply_text, sizeof l->reply_text);
         it->reply = l->reply;
         it->value = l->reply_text;
     }

@@ -139,20 +139,3 @@ void scan_summary(const scan_result *r, const scan_envelope *env, const policy *
     }
 #undef ADD
 }
-
-void scan_split_reply(const char *reply, char code[4], char xcode[16], char *text, size_t len)
-{
-    /* llmspam_conf.c checked the shape: "DDD D.D.D text" */
-    memcpy(code, reply, 3);
-    code[3] = '\0';
-    const char *x = reply + 4;
-    size_t xn = strcspn(x, " ");
-    if (xn > 15)
-        xn = 15;
-    memcpy(xcode, x, xn);
-    xcode[xn] = '\0';
-    const char *t = x + xn;
-    while (*t == ' ')
-        t++;
-    snprintf(text, len, "%s", t);
-}

@@ -64,7 +64,5 @@ void scan_refuse(scan_result *out, policy_action action, const char *reason);
 void scan_summary(const scan_result *r, const scan_envelope *env, const policy *p,
                   char *buf, size_t len);
 
-/* Split "550 5.7.1 text" into its three parts (buffers of 4, 16, len). */
-void scan_split_reply(const char *reply, char code[4], char xcode[16], char *text, size_t len);
 
 #endif
