@@ -119,8 +119,9 @@ static const config_key keys[] = {
      "compute device: cpu, auto, cuda or cuda:N"},
     {"threads", T_INT, O(threads), "0", 0, 1024, NULL, 0, true, G_MODEL,
      "compute threads (0: one per core)"},
-    {"max_tokens", T_INT, O(max_tokens), "512", 8, 131072, NULL, 0, true, G_MODEL,
-     "tokens fed to the model per message, BOS included; longer text is cut"},
+    {"max_tokens", T_INT, O(max_tokens), "0", 0, 131072, NULL, 0, true, G_MODEL,
+     "tokens fed to the model per message, BOS included; longer text is cut "
+     "(0: the model's own model_max_length from tokenizer_config.json, else 512)"},
     {"queue_length", T_INT, O(queue_length), "64", 1, 100000, NULL, 0, true, G_MODEL,
      "messages waiting for the model at most; more get on_overload"},
     {"batch_tokens", T_INT, O(batch_tokens), "0", 0, 1048576, NULL, 0, true, G_MODEL,

@@ -430,7 +430,8 @@ static int run_daemon(const char *cfgpath, bool foreground)
     log_proc(LOG_NOTICE,
              "starting %s: config=%s model=%s device=%s cpu_path=%s threads=%ld max_tokens=%ld mode=%s",
              PACKAGE_VERSION, cfgpath, cfg->model, classifier_device(runtime_classifier(rt)),
-             classifier_cpu_path(runtime_classifier(rt)), cfg->threads, cfg->max_tokens,
+             classifier_cpu_path(runtime_classifier(rt)), cfg->threads,
+             (long)classifier_max_tokens(runtime_classifier(rt)),
              milter_mode_name(cfg->mode));
     log_model_warnings(rt);
     runtime_publish(rt);

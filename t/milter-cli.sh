@@ -74,7 +74,7 @@ ok $? "-n: an unknown group is an error"
 # ---- -e, -S ---------------------------------------------------------------------------
 "$MILTER" -e -c "$T/good.conf" >"$T/e.out"
 ok $? "-e exits 0"
-grep -q "^threads = 1\$" "$T/e.out" && grep -q '^max_tokens = 512$' "$T/e.out" &&
+grep -q "^threads = 1\$" "$T/e.out" && grep -q '^max_tokens = 0$' "$T/e.out" &&
     grep -q '^tag_threshold = 0.5$' "$T/e.out"
 ok $? "-e shows set keys and defaults"
 [ "$(grep -c ' = ' "$T/e.out")" -eq "$(grep -c '^# [a-z_]* = ' "$top_srcdir/conf/llmspam.conf")" ]

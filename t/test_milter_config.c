@@ -32,7 +32,7 @@ static const struct bad bad[] = {
     {"threads = 4x\n", "test.conf:1: threads: not an integer"},
     {"threads = 5000\n", "test.conf:1: threads: 5000 out of range 0..1024"},
     {"threads = -1\n", "test.conf:1: threads: -1 out of range"},
-    {"max_tokens = 4\n", "test.conf:1: max_tokens: 4 out of range 8..131072"},
+    {"max_tokens = 131073\n", "test.conf:1: max_tokens: 131073 out of range 0..131072"},
     {"threads =\n", "test.conf:1: threads: empty value"},
     {"batch_tokens = -1\n", "test.conf:1: batch_tokens: -1 out of range 0..1048576"},
     {"batch_tokens = 1048577\n", "test.conf:1: batch_tokens: 1048577 out of range 0..1048576"},
@@ -186,7 +186,7 @@ static void test_values(void)
     tap_ok(!strcmp(c->trusted_networks, "none"), "empty network list");
     tap_ok(c->on_overload == MILTER_FAIL_ACCEPT, "failure action");
     tap_ok(!strcmp(c->user, "mail"), "tabs around '=' and no final newline");
-    tap_ok(c->max_tokens == 512 && c->on_error == MILTER_FAIL_ACCEPT, "unset keys keep defaults");
+    tap_ok(c->max_tokens == 0 && c->on_error == MILTER_FAIL_ACCEPT, "unset keys keep defaults");
 
     /* -e output parses back to the same effective config */
     char *out = NULL;
@@ -238,7 +238,7 @@ static void test_defaults(void)
     tap_ok(d != NULL, "every built-in default parses");
     if (!d)
         return;
-    tap_ok(d->max_tokens == 512, "max_tokens default 512");
+    tap_ok(d->max_tokens == 0, "max_tokens default 0 (the model's own)");
     tap_ok(d->batch_tokens == 0, "batch_tokens default 0 (the device's own size)");
     tap_ok(d->batch_wait_ms > 0 && d->batch_wait_ms <= 2, "batch_wait_ms default small (%g ms)", d->batch_wait_ms);
     {

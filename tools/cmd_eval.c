@@ -662,7 +662,7 @@ static int fail_usage(const char *msg, const char *arg)
 
 int cmd_eval(int argc, char **argv)
 {
-    eval_conf conf = {.tag = 0.5, .max_tokens = 512, .max_message_bytes = EVAL_DEFAULT_MAX_MESSAGE_BYTES};
+    eval_conf conf = {.tag = 0.5, .max_tokens = 0, .max_message_bytes = EVAL_DEFAULT_MAX_MESSAGE_BYTES};
     const char *model = NULL, *config = NULL, *plot = NULL, *scores = NULL, *root = NULL;
     const char *spam_list = NULL, *ham_list = NULL, *learn_dir = NULL;
     char learn_sub[2][4200];
