@@ -287,7 +287,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
         return SMFIS_CONTINUE;
     }
     scan_result r;
-    scan_message(s->rt, msgbuf_data(s->mb), msgbuf_len(s->mb), &r);
+    scan_message(s->rt, msgbuf_data(s->mb), msgbuf_len(s->mb), msgbuf_truncated(s->mb), &r);
     sfsistat rc = apply(ctx, s, &r);
     log_result(ctx, s, &r);
     msg_reset(s);
