@@ -1,10 +1,14 @@
 /*
  * llmspam-milter: the daemon. Start-up, in this order: parse the config,
- * load the model, open the socket (removing a stale unix socket only if
- * nothing listens on it), write the pidfile, drop privileges, run
- * libmilter. SIGHUP reloads config and model (runtime.h); SIGTERM and
- * SIGINT stop accepting, let messages in flight finish (up to
- * classify_timeout), remove the socket and the pidfile.
+ * lock the pidfile (a running daemon holds its lock: refused), open the
+ * socket (removing a stale unix socket only if nothing listens on it),
+ * load the model, drop privileges, run libmilter. The socket comes before
+ * the model so that, during a restart, the MTA's connections queue in its
+ * backlog while the model loads instead of being refused; a failed start
+ * removes the socket and the pidfile again. SIGHUP reloads config and
+ * model (runtime.h); SIGTERM and SIGINT stop accepting at once (the socket
+ * goes), serve the open connections a moment longer, let messages in
+ * flight finish (up to classify_timeout) and exit as soon as none is left.
  *
  * Security: only the steps above run as root; libmilter's threads and
  * every callback run as `user`. Signals: libmilter's own signal thread
@@ -181,7 +185,7 @@ static int test_message(const char *cfgpath, const char *msgpath)
     }
 
     scan_result r;
-    scan_message(rt, raw, len, &r);
+    scan_message(rt, raw, len, seen > len, &r);
     printf("decision: %s\n", policy_action_name(r.v.action));
     if (r.v.verdict != r.v.action)
         printf("verdict: %s (mode %s)\n", policy_action_name(r.v.verdict), milter_mode_name(cfg->mode));
@@ -234,6 +238,51 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* How long a stopping daemon still serves connections that were already
+ * open before it tempfails new messages on them. */
+#define STOP_SERVE_S 1.0
+
+static void on_wake(int sig)
+{
+    (void)sig; /* only there to interrupt a system call */
+}
+
+static void *call_smfi_stop(void *arg)
+{
+    (void)arg;
+    smfi_stop();
+    return NULL;
+}
+
+/* smfi_stop() sets libmilter's stop flag and closes the listening socket,
+ * but it waits for a mutex that the listener thread holds across its
+ * poll(), which only times out every few seconds (MI_CHK_TIME, 5 s). So
+ * call it from a helper thread and interrupt that poll with SIGUSR2 until
+ * the listener has seen the flag and returned. */
+static void stop_listener(pthread_t mt)
+{
+    pthread_t st;
+    bool helper = pthread_create(&st, NULL, call_smfi_stop, NULL) == 0;
+    if (!helper)
+        smfi_stop(); /* slow, but it still stops */
+    bool joined = false;
+    for (int i = 0; i < 300 && !joined; i++) { /* 3 s at most */
+        pthread_kill(mt, SIGUSR2);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 10 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        joined = pthread_timedjoin_np(mt, NULL, &until) == 0;
+    }
+    if (!joined)
+        log_proc(LOG_WARNING, "libmilter's listener did not stop; exiting anyway");
+    if (helper && joined)
+        pthread_join(st, NULL);
+}
+
 static void *milter_thread(void *arg)
 {
     int *rc = arg;
@@ -249,6 +298,25 @@ static void *milter_thread(void *arg)
  * the exit status. */
 static int ready_fd = -1;
 
+/* What start-up has made so far: a failed start removes it again, and the
+ * unix socket is removed at exit only while it is still the one we made. */
+static char made_pidfile[4096];
+static bool made_socket;
+static char sock_path[108];
+static dev_t sock_dev;
+static ino_t sock_ino;
+
+static void remove_socket(void)
+{
+    if (!made_socket)
+        return;
+    made_socket = false;
+    struct stat st;
+    if (lstat(sock_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == sock_dev &&
+        st.st_ino == sock_ino && unlink(sock_path) < 0)
+        log_proc(LOG_WARNING, "cannot remove socket %s: %s", sock_path, strerror(errno));
+}
+
 static void startup_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void startup_fail(const char *fmt, ...)
 {
@@ -258,6 +326,9 @@ static void startup_fail(const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     log_proc(LOG_ERR, "%s", msg);
+    remove_socket();
+    char e2[256];
+    pidfile_remove(made_pidfile, e2, sizeof e2);
     if (ready_fd >= 0) {
         ssize_t w = write(ready_fd, msg, strlen(msg));
         (void)w;
@@ -348,6 +419,13 @@ static void reload(const char *path)
         return;
     }
     runtime *cur = runtime_acquire();
+    char why[1024];
+    if (!milter_config_reload_check(cur ? runtime_config(cur) : NULL, c, why, sizeof why)) {
+        log_proc(LOG_ERR, "reload refused, keeping the running configuration: %s", why);
+        runtime_release(cur);
+        milter_config_free(c);
+        return;
+    }
     if (cur) {
         const char *names[32];
         size_t n = milter_config_fixed_changes(runtime_config(cur), c, names, 32);
@@ -406,20 +484,23 @@ static int run_daemon(const char *cfgpath, bool foreground)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* 2. the model */
-    runtime *rt = runtime_build(c, err, sizeof err);
-    if (!rt)
-        startup_fail("%s", err);
-    const milter_config *cfg = runtime_config(rt);
-    log_proc(LOG_NOTICE, "starting %s: config=%s model=%s device=%s threads=%ld max_tokens=%ld mode=%s",
-             PACKAGE_VERSION, cfgpath, cfg->model, classifier_device(runtime_classifier(rt)), cfg->threads,
-             cfg->max_tokens, milter_mode_name(cfg->mode));
-    log_model_warnings(rt);
-    runtime_publish(rt);
+    /* 2. the pidfile, first: a refused start must touch nothing */
+    long stale = 0;
+    if (pidfile_lock(pidfile, &stale, err, sizeof err) < 0)
+        startup_fail("pidfile: %s", err);
+    snprintf(made_pidfile, sizeof made_pidfile, "%s", pidfile);
+    if (stale)
+        log_proc(LOG_NOTICE, "pidfile %s: taking it over from pid %ld, which no longer held it (unclean exit)",
+                 pidfile, stale);
 
-    /* 3. the socket */
-    if (socketspec_remove_stale(&sock, err, sizeof err) < 0)
+    /* 3. the socket, before the model: during a restart the MTA's new
+     * connections then wait in its backlog while the model loads, instead
+     * of being refused */
+    int rs = socketspec_remove_stale(&sock, err, sizeof err);
+    if (rs < 0)
         startup_fail("socket: %s", err);
+    if (rs > 0)
+        log_proc(LOG_NOTICE, "removed the stale socket %s (nothing listened on it: unclean exit)", sock.path);
     char conn[512];
     socketspec_format(&sock, conn, sizeof conn);
     if (smfi_setconn(conn) != MI_SUCCESS)
@@ -432,23 +513,36 @@ static int run_daemon(const char *cfgpath, bool foreground)
     umask(old_umask);
     if (orc != MI_SUCCESS)
         startup_fail("cannot open socket %s (in use, or no permission)", conn);
+    if (sock.family == SOCKETSPEC_UNIX) {
+        struct stat st;
+        snprintf(sock_path, sizeof sock_path, "%s", sock.path);
+        if (lstat(sock.path, &st) == 0) {
+            sock_dev = st.st_dev;
+            sock_ino = st.st_ino;
+            made_socket = true;
+        }
+    }
     if (socketspec_set_access(&sock, (mode_t)socket_mode, sockgroup, err, sizeof err) < 0)
         startup_fail("socket: %s", err);
 
-    /* 4. the pidfile */
-    if (pidfile_write(pidfile, err, sizeof err) < 0)
-        startup_fail("pidfile: %s", err);
+    /* 4. the model */
+    runtime *rt = runtime_build(c, err, sizeof err);
+    if (!rt)
+        startup_fail("%s", err);
+    const milter_config *cfg = runtime_config(rt);
+    log_proc(LOG_NOTICE, "starting %s: config=%s model=%s device=%s threads=%ld max_tokens=%ld mode=%s",
+             PACKAGE_VERSION, cfgpath, cfg->model, classifier_device(runtime_classifier(rt)), cfg->threads,
+             cfg->max_tokens, milter_mode_name(cfg->mode));
+    log_model_warnings(rt);
+    runtime_publish(rt);
 
     /* 5. the privilege drop; first hand the files we remove at exit over */
     if (privs_handover(user, pidfile, err, sizeof err) < 0 ||
         (sock.family == SOCKETSPEC_UNIX && privs_handover(user, sock.path, err, sizeof err) < 0))
         startup_fail("%s", err);
     char note[256];
-    if (privs_drop(user, group, allow_root, note, sizeof note, err, sizeof err) < 0) {
-        char e2[256];
-        pidfile_remove(pidfile, e2, sizeof e2);
+    if (privs_drop(user, group, allow_root, note, sizeof note, err, sizeof err) < 0)
         startup_fail("%s", err);
-    }
     log_proc(LOG_INFO, "%s; listening on %s", note, conn);
 
     /* 6. libmilter, in its own thread; signals here */
@@ -457,6 +551,13 @@ static int run_daemon(const char *cfgpath, bool foreground)
     fcntl(sigpipe_fd[0], F_SETFD, FD_CLOEXEC);
     fcntl(sigpipe_fd[1], F_SETFD, FD_CLOEXEC);
     fcntl(sigpipe_fd[1], F_SETFL, O_NONBLOCK);
+    /* SIGUSR2 interrupts libmilter's poll() at shutdown (stop_listener);
+     * no SA_RESTART, so the poll returns EINTR */
+    struct sigaction wa;
+    memset(&wa, 0, sizeof wa);
+    wa.sa_handler = on_wake;
+    sigemptyset(&wa.sa_mask);
+    sigaction(SIGUSR2, &wa, NULL);
     int milter_rc = 0;
     pthread_t mt;
     if (pthread_create(&mt, NULL, milter_thread, &milter_rc) != 0)
@@ -504,30 +605,26 @@ static int run_daemon(const char *cfgpath, bool foreground)
             break;
         }
     }
-    /* Stop taking new mail, then let messages in flight finish. libmilter
-     * stops serving sessions once smfi_stop() is called, so that comes
-     * last: first the unix socket goes (new connections are refused and
-     * the MTA applies milter_default_action), and the runtime is retired
-     * (a new MAIL FROM on an open connection is tempfailed). */
-    if (sock.family == SOCKETSPEC_UNIX && unlink(sock.path) < 0 && errno != ENOENT)
-        log_proc(LOG_WARNING, "cannot remove socket %s: %s", sock.path, strerror(errno));
+    /* 1. Stop accepting connections, at once: the listening socket closes
+     * (new connections are refused and the MTA applies its
+     * milter_default_action) and the unix socket file goes. */
+    if (!milter_ended)
+        stop_listener(mt);
+    remove_socket();
+    /* 2. Connections already open are still served for a moment (what
+     * starts there now would otherwise be tempfailed); then the runtime is
+     * retired, so a new MAIL FROM is tempfailed, and the messages in
+     * flight finish. The daemon exits as soon as none is left. */
     runtime *cur = runtime_acquire();
     double grace = cur ? runtime_config(cur)->classify_timeout + 5 : 5;
     runtime_release(cur);
+    if (!milter_ended)
+        runtime_wait_idle(STOP_SERVE_S);
     runtime_retire();
     bool idle = milter_ended || runtime_wait_idle(grace);
     if (!idle)
         log_proc(LOG_WARNING, "%d message(s) still in flight after %.0f s; the MTA will retry them",
                  runtime_in_flight(), grace);
-    smfi_stop();
-    /* libmilter notices smfi_stop() at its next poll (seconds); the
-     * listening socket is closed at exit anyway, so do not wait long */
-    if (!milter_ended) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        pthread_timedjoin_np(mt, NULL, &until);
-    }
     if (pidfile_remove(pidfile, err, sizeof err) < 0)
         log_proc(LOG_WARNING, "cannot remove pidfile: %s", err);
     if (idle) {
