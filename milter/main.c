@@ -6,9 +6,10 @@
  * the model so that, during a restart, the MTA's connections queue in its
  * backlog while the model loads instead of being refused; a failed start
  * removes the socket and the pidfile again. SIGHUP reloads config and
- * model (runtime.h); SIGTERM and SIGINT stop accepting at once (the socket
- * goes), serve the open connections a moment longer, let messages in
- * flight finish (up to classify_timeout) and exit as soon as none is left.
+ * model (runtime.h); SIGTERM and SIGINT remove the socket at once, serve
+ * the open connections a moment longer, let messages in flight finish (up
+ * to classify_timeout), then stop libmilter and exit as soon as none is
+ * left.
  *
  * Security: only the steps above run as root; libmilter's threads and
  * every callback run as `user`. Signals: libmilter's own signal thread
@@ -239,7 +240,8 @@ static void on_signal(int sig)
 }
 
 /* How long a stopping daemon still serves connections that were already
- * open before it tempfails new messages on them. */
+ * open before it tempfails new messages on them (it exits as soon as no
+ * message is in flight, so this only matters under load). */
 #define STOP_SERVE_S 1.0
 
 static void on_wake(int sig)
@@ -605,16 +607,16 @@ static int run_daemon(const char *cfgpath, bool foreground)
             break;
         }
     }
-    /* 1. Stop accepting connections, at once: the listening socket closes
-     * (new connections are refused and the MTA applies its
-     * milter_default_action) and the unix socket file goes. */
-    if (!milter_ended)
-        stop_listener(mt);
+    /* 1. Stop taking new connections, at once: the unix socket file goes
+     * (the MTA's connect fails and it applies its milter_default_action).
+     * libmilter itself cannot stop accepting yet: Debian's libmilter runs
+     * its sessions in a worker pool that smfi_stop() shuts down too,
+     * abandoning every open session, so it is called last. */
     remove_socket();
     /* 2. Connections already open are still served for a moment (what
      * starts there now would otherwise be tempfailed); then the runtime is
      * retired, so a new MAIL FROM is tempfailed, and the messages in
-     * flight finish. The daemon exits as soon as none is left. */
+     * flight finish. */
     runtime *cur = runtime_acquire();
     double grace = cur ? runtime_config(cur)->classify_timeout + 5 : 5;
     runtime_release(cur);
@@ -625,6 +627,10 @@ static int run_daemon(const char *cfgpath, bool foreground)
     if (!idle)
         log_proc(LOG_WARNING, "%d message(s) still in flight after %.0f s; the MTA will retry them",
                  runtime_in_flight(), grace);
+    /* 3. No message left: stop libmilter (at once, see stop_listener) and
+     * exit; connections still open carry no message. */
+    if (!milter_ended)
+        stop_listener(mt);
     if (pidfile_remove(pidfile, err, sizeof err) < 0)
         log_proc(LOG_WARNING, "cannot remove pidfile: %s", err);
     if (idle) {
