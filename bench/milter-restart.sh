@@ -9,9 +9,9 @@
 # returns once the new daemon is ready. Reports the 4xx replies the clients
 # got (all of them come from the restarts: no threshold tempfails here),
 # per restart, and how long each restart took from SIGTERM to ready.
-# Run by `make bench`; environment: top_srcdir, top_builddir (MILTER and
-# LLMSPAM may point at other binaries, e.g. an older build to compare),
-# BENCH_RESTARTS (5), BENCH_SESSIONS (20), BENCH_MODEL (default: the demo
+# Run by `make bench`; environment: top_srcdir (its unit file and test
+# helpers), top_builddir (the binaries: another build, e.g. an older one,
+# compares), BENCH_RESTARTS (5), BENCH_SESSIONS (20), BENCH_MODEL (default: the demo
 # model in models/demo, else a generated tiny one). Needs root and postfix
 # (smtp-source); says SKIP and exits 0 without them.
 set -u
@@ -19,7 +19,6 @@ set -u
 . "$top_srcdir/t/lib/tap.sh"
 . "$top_srcdir/t/lib/milter.sh"
 . "$top_srcdir/t/lib/postfix.sh"
-MILTER=${MILTER_BIN:-$MILTER}
 LLMSPAM=${LLMSPAM:-$top_builddir/llmspam}
 R=${BENCH_RESTARTS:-5}
 S=${BENCH_SESSIONS:-20}
