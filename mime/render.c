@@ -629,8 +629,6 @@ static void render_alternative(struct ctx *c, GMimeMultipart *mp, unsigned depth
  * prologue (badmime: a missing or conflicting boundary). Parse that text
  * again: as a multipart when it starts with a "--boundary" line, else as
  * one MIME part. */
-static bool starts_with_header(const char *raw, size_t len);
-
 static void reparse(struct ctx *c, const char *pro, size_t len, unsigned depth)
 {
     if (c->reparses >= MAX_REPARSES || mime_text_full(c->t))
