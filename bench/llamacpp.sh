@@ -65,7 +65,7 @@ if [ ! -f "$sdist" ]; then
 	mkdir -p "$cache/download.tmp"
 	nice -n 10 "$PYTHON" -m pip download --quiet --no-binary :all: --no-deps \
 		--dest "$cache/download.tmp" "llama-cpp-python==$LLAMACPP_PY_VERSION" ||
-		die "cannot download llama-cpp-python==$LLAMACPP_PY_VERSION from PyPI (network, or PyPI unreachable?)"
+		{ rm -rf "$cache/download.tmp"; die "cannot download llama-cpp-python==$LLAMACPP_PY_VERSION from PyPI (network, or PyPI unreachable?)"; }
 	[ -f "$cache/download.tmp/${sdist##*/}" ] || die "pip download wrote no ${sdist##*/}"
 	mv "$cache/download.tmp/${sdist##*/}" "$sdist"
 	rm -rf "$cache/download.tmp"
@@ -268,6 +268,9 @@ done
 	          f" (best of {len(t['samples_ts'])}; mean {t['avg_ts']:.1f} +- {t['stddev_ts']:.1f}),"
 	          f" ratio {ours['tokens_per_s'] / theirs:.3f}")
 	path = f"kernels {ours.get('kernels', '?')}, GEMM {ours.get('gemm_qkv_impl', '?')}"
+	if cap in ("portable", "avx2") and "avx512" in path:
+	    print(f"warning: LLMSPAM_CPU_ISA={cap} but llmspam reports {path}:"
+	          " this is not the capped comparison", file=sys.stderr)
 	print(f"llamacpp: llmspam {statistics.median(x[0] for x in rows):.1f} tokens/s,"
 	      f" llama.cpp {statistics.median(x[1] for x in rows):.1f} tokens/s,"
 	      f" ratio llmspam/llama.cpp {statistics.median(x[2] for x in rows):.3f}"
