@@ -14,7 +14,7 @@
 # --outtype bf16). llmspam's classifier runs every layer on all 512 tokens and
 # its 2-label score head on the last one; `llama-bench -p 512 -n 0` runs every
 # layer on all 512 tokens too, and its output head (the tied embedding, 128256
-# rows) on the last token only, which is 0.5 GFLOP of the pass's ~1,270. The
+# rows) on the last token only, which is 0.5 GFLOP of the pass's ~960. The
 # converter wants a causal LM, so it gets a copy of the config that says
 # LlamaForCausalLM with tied embeddings and the weights less score.weight.
 #
@@ -249,10 +249,10 @@ while [ "$round" -le "$ROUNDS" ]; do
 		{ cat "$tmp/llamacpp.$round.err" >&2; die "llama-bench failed"; }
 	round=$((round + 1))
 done
-"$PYTHON" - "$tmp" "$ROUNDS" "$cpu_kind" "${cap:-unset}" "$variant" <<-'EOF' || die "could not read the measurements"
+"$PYTHON" - "$tmp" "$ROUNDS" "$cpu_kind" "${cap:-unset}" "$variant" "$LLAMACPP_PY_VERSION" <<-'EOF' || die "could not read the measurements"
 	import json, statistics, sys
 	tmp, rounds = sys.argv[1], int(sys.argv[2])
-	cpu_kind, cap, variant = sys.argv[3:6]
+	cpu_kind, cap, variant, sdist = sys.argv[3:7]
 	rows = []
 	for r in range(1, rounds + 1):
 	    with open(f"{tmp}/llmspam.{r}.json") as f:
@@ -276,6 +276,6 @@ done
 	      f" ratio llmspam/llama.cpp {statistics.median(x[2] for x in rows):.3f}"
 	      f" (median of {rounds} rounds; {t['n_prompt']} tokens, {t['n_threads']} threads;"
 	      f" CPU {cpu_kind}, LLMSPAM_CPU_ISA={cap}; llmspam {path};"
-	      f" llama.cpp {t.get('build_commit', '?')} ({variant} build), KV {t.get('type_k', '?')},"
+	      f" llama.cpp {t.get('build_commit', '?')} ({variant} build, llama-cpp-python {sdist} sdist), KV {t.get('type_k', '?')},"
 	      f" flash_attn {t.get('flash_attn')})")
 EOF
