@@ -98,7 +98,7 @@ void classifier_options_init(classifier_options *opt)
 {
     memset(opt, 0, sizeof *opt);
     opt->threads = 0;
-    opt->max_tokens = CLASSIFIER_DEFAULT_MAX_TOKENS;
+    opt->max_tokens = 0;
     opt->queue_length = 64;
     opt->device = "cpu";
     opt->spam_label = NULL;
@@ -252,6 +252,30 @@ void classifier_free(classifier *c)
     free(c);
 }
 
+/* max_tokens 0: the length the model was made for, as transformers'
+ * tokenizer truncates (tokenizer_config.json model_max_length), else
+ * CLASSIFIER_DEFAULT_MAX_TOKENS; never past max_position_embeddings. */
+static engine_status model_max_tokens(const char *model_dir, const llama_config *cfg, size_t *out,
+                                      engine_err *err)
+{
+    size_t n = strlen(model_dir) + sizeof "/tokenizer_config.json";
+    char *path = malloc(n);
+    if (!path)
+        return engine_fail(err, ENGINE_ERR_NOMEM, "classifier: out of memory");
+    snprintf(path, n, "%s/tokenizer_config.json", model_dir);
+    size_t len = 0;
+    engine_status st = llama_config_model_max_length(path, &len, err);
+    free(path);
+    if (st)
+        return st;
+    if (len == 0)
+        len = CLASSIFIER_DEFAULT_MAX_TOKENS;
+    if (len > (size_t)cfg->max_position_embeddings)
+        len = (size_t)cfg->max_position_embeddings;
+    *out = len;
+    return ENGINE_OK;
+}
+
 engine_status classifier_new(const char *model_dir, const classifier_options *opt_in,
                              classifier **out, engine_err *err)
 {
@@ -260,8 +284,6 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
     classifier_options_init(&opt);
     if (opt_in)
         opt = *opt_in;
-    if (opt.max_tokens == 0)
-        opt.max_tokens = CLASSIFIER_DEFAULT_MAX_TOKENS;
     if (opt.queue_length == 0)
         opt.queue_length = 64;
     if (opt.threads <= 0) {
@@ -301,6 +323,9 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
     if (st)
         goto fail;
     c->cfg = checkpoint_config(c->ck);
+    if (opt.max_tokens == 0 && (st = model_max_tokens(model_dir, c->cfg, &opt.max_tokens, err)))
+        goto fail;
+    c->max_tokens = opt.max_tokens;
     if (opt.max_tokens > (size_t)c->cfg->max_position_embeddings) {
         st = engine_fail(err, ENGINE_ERR_ARG, "%s: max_tokens %zu exceeds max_position_embeddings %d",
                          model_dir, opt.max_tokens, c->cfg->max_position_embeddings);
@@ -587,4 +612,9 @@ size_t classifier_queued(classifier *c)
     size_t n = c->queued;
     pthread_mutex_unlock(&c->mu);
     return n;
+}
+
+size_t classifier_max_tokens(const classifier *c)
+{
+    return c->max_tokens;
 }

@@ -30,12 +30,14 @@
 #include "engine/llama_config.h"
 #include "engine/status.h"
 
-/* The default of max_tokens, here and in llmspam.conf's table. */
+/* max_tokens when neither the caller nor the model says. */
 #define CLASSIFIER_DEFAULT_MAX_TOKENS 512
 
 typedef struct classifier_options {
     int threads;          /* compute threads; 0 = number of cores */
-    size_t max_tokens;    /* truncation, BOS included; 0 = the default */
+    size_t max_tokens;    /* truncation, BOS included; 0: the model's own
+                           * (tokenizer_config.json model_max_length), else
+                           * CLASSIFIER_DEFAULT_MAX_TOKENS */
     size_t queue_length;  /* requests waiting at most; 0 = 64 */
     const char *device;   /* "cpu", "auto", "cuda", "cuda:N"; NULL = "cpu" */
     const char *spam_label; /* id2label name scored as spam; NULL = "spam" */
@@ -96,6 +98,8 @@ const llama_config *classifier_config(const classifier *c);
 void classifier_hold(classifier *c, bool hold);
 /* Requests waiting in the queue now. */
 size_t classifier_queued(classifier *c);
+/* The truncation length in force (max_tokens as resolved at load). */
+size_t classifier_max_tokens(const classifier *c);
 /* Count n more requests (n < 0: fewer) as being on their way, as a caller
  * that is tokenizing counts, so that a batch with room may wait for them
  * (batch_wait_ms). Each announcement must be withdrawn (n = -1) once its

@@ -516,3 +516,36 @@ int llama_config_label_index(const llama_config *cfg, const char *name)
             return i;
     return -1;
 }
+
+/* transformers writes a huge placeholder (about 1e30) when a tokenizer has
+ * no length of its own: anything above this is "none". */
+#define MODEL_MAX_LENGTH_LIMIT (1 << 20)
+
+engine_status llama_config_model_max_length(const char *path, size_t *out, engine_err *err)
+{
+    *out = 0;
+    struct stat sb;
+    if (stat(path, &sb) != 0 && errno == ENOENT)
+        return ENGINE_OK; /* the file is optional */
+    size_t len = 0;
+    char *text = NULL;
+    engine_status st = file_read(path, CONFIG_MAX_BYTES, 0, &text, &len, err);
+    if (st)
+        return st;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, true);
+    free(text);
+    if (!root)
+        return engine_fail(err, ENGINE_ERR_FORMAT, "%s: invalid JSON", path);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "model_max_length");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1)) {
+            cJSON_Delete(root);
+            return engine_fail(err, ENGINE_ERR_FORMAT, "%s: model_max_length must be a positive number", path);
+        }
+        if (v->valuedouble <= MODEL_MAX_LENGTH_LIMIT)
+            *out = (size_t)v->valuedouble;
+    }
+    cJSON_Delete(root);
+    return ENGINE_OK;
+}

@@ -8,6 +8,7 @@
 #define LLMSPAM_ENGINE_LLAMA_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "engine/status.h"
 
 #define LLAMA_MAX_LABELS 64
@@ -46,6 +47,12 @@ typedef struct llama_config {
 /* Parse and check path (a config.json). On failure cfg is unspecified and
  * err names the file and the key. */
 engine_status llama_config_load(const char *path, llama_config *cfg, engine_err *err);
+
+/* The model's own truncation length: model_max_length of the optional
+ * tokenizer_config.json at path (what transformers' tokenizer truncates to
+ * with truncation=True). *out is 0 when the file is absent, the key is
+ * missing or null, or it holds transformers' "no limit" placeholder. */
+engine_status llama_config_model_max_length(const char *path, size_t *out, engine_err *err);
 
 /* The label index whose id2label name is name (case-sensitive), or -1. */
 int llama_config_label_index(const llama_config *cfg, const char *name);

@@ -318,7 +318,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
     }
     double t0 = metrics_now();
     scan_result r;
-    scan_message(s->rt, msgbuf_data(s->mb), msgbuf_len(s->mb), &r);
+    scan_message(s->rt, msgbuf_data(s->mb), msgbuf_len(s->mb), msgbuf_truncated(s->mb), &r);
     sfsistat rc = apply(ctx, s, &r);
     keep_recent(ctx, s, &r);
     metrics_message(&r, metrics_now() - t0);

@@ -62,12 +62,19 @@ void headers_build(headers_set *out, const char *prefix, double score, double re
     add(out, prefix, "Level", v);
 }
 
-void headers_build_unclassified(headers_set *out, const char *prefix, const char *reason)
+void headers_build_unscored(headers_set *out, const char *prefix, const char *reason, bool flag)
 {
     char r[64];
     out->n = 0;
+    if (flag)
+        add(out, prefix, "Flag", "YES");
     safe_token(r, sizeof r, reason);
     add(out, prefix, "Unclassified", r);
+}
+
+void headers_build_unclassified(headers_set *out, const char *prefix, const char *reason)
+{
+    headers_build_unscored(out, prefix, reason, false);
 }
 
 bool headers_is_ours(const char *prefix, const char *name)

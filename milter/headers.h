@@ -7,7 +7,8 @@
  *   X-Spam-Status: Yes, score=0.973 required=0.500 model=NAME tokens=412
  *   X-Spam-Score: 0.973
  *   X-Spam-Level: *********                   (one '*' per 0.1)
- *   X-Spam-Unclassified: timeout              (on_* = accept failures)
+ *   X-Spam-Unclassified: timeout              (on_* = accept failures;
+ *                                              "empty": no text, empty_text)
  *
  * Security: every arriving header whose name is the prefix or starts with
  * "PREFIX-" (case-insensitive) is removed before ours are added, so that a
@@ -43,6 +44,8 @@ void headers_build(headers_set *out, const char *prefix, double score, double re
 
 /* The header of a message that was not classified (reason: "timeout"...). */
 void headers_build_unclassified(headers_set *out, const char *prefix, const char *reason);
+/* Same, with X-Spam-Flag: YES first when flag (empty_text = tag). */
+void headers_build_unscored(headers_set *out, const char *prefix, const char *reason, bool flag);
 
 /* Number of '*' in X-Spam-Level for a score (floor of score*10, 0..10). */
 int headers_level_stars(double score);

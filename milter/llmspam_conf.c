@@ -80,6 +80,8 @@ static const choice levels[] = {
 static const choice modes[] = {
     {"enforce", MILTER_MODE_ENFORCE}, {"tag", MILTER_MODE_TAG},
     {"monitor", MILTER_MODE_MONITOR}, {NULL, 0}};
+static const choice emptyactions[] = {
+    {"accept", MILTER_EMPTY_ACCEPT}, {"tag", MILTER_EMPTY_TAG}, {"reject", MILTER_EMPTY_REJECT}, {NULL, 0}};
 static const choice failactions[] = {
     {"accept", MILTER_FAIL_ACCEPT}, {"tempfail", MILTER_FAIL_TEMPFAIL}, {NULL, 0}};
 
@@ -123,8 +125,10 @@ static const config_key keys[] = {
      "compute device: cpu, auto, cuda or cuda:N"},
     {"threads", T_INT, O(threads), "0", 0, 1024, NULL, 0, true, G_MODEL,
      "compute threads (0: one per core)"},
-    {"max_tokens", T_INT, O(max_tokens), STR(CLASSIFIER_DEFAULT_MAX_TOKENS), 8, 131072, NULL, 0, true, G_MODEL,
-     "tokens fed to the model per message, BOS included; longer text is cut"},
+    {"max_tokens", T_INT, O(max_tokens), "0", 0, 131072, NULL, 0, true, G_MODEL,
+     "tokens fed to the model per message, BOS included; longer text is cut "
+     "(0: the model's own model_max_length from tokenizer_config.json, else "
+     STR(CLASSIFIER_DEFAULT_MAX_TOKENS) ")"},
     {"queue_length", T_INT, O(queue_length), "64", 1, 100000, NULL, 0, true, G_MODEL,
      "messages waiting for the model at most; more get on_overload"},
     {"batch_tokens", T_INT, O(batch_tokens), "0", 0, 1048576, NULL, 0, true, G_MODEL,
@@ -142,6 +146,8 @@ static const config_key keys[] = {
      "headers rendered into the text the model reads (must match training)"},
     {"spam_label", T_STRING, O(spam_label), "spam", 0, 0, NULL, 0, true, G_SCAN,
      "the model's label (id2label) whose probability is the spam score"},
+    {"empty_text", T_ENUM, O(empty_text), "accept", 0, 0, emptyactions, 0, true, G_SCAN,
+     "a message with no text at all is not given to the model: accept, tag or reject it"},
 
     {"tag_threshold", T_FRACTION, O(tag_threshold), "0.5", 0, 1, NULL, 0, true, G_DECIDE,
      "score at or over which the message is flagged spam (X-Spam-Flag: YES)"},
@@ -248,6 +254,29 @@ static bool parse_long(const char *s, int base, long *out)
     if (*end || errno)
         return false;
     *out = v;
+    return true;
+}
+
+bool milter_config_parse_size(const char *text, long *bytes)
+{
+    char num[64];
+    size_t n = strlen(text);
+    long mult = 1;
+    if (n == 0 || n >= sizeof num)
+        return false;
+    memcpy(num, text, n + 1);
+    switch (num[n - 1]) {
+    case 'k': case 'K': mult = 1024L; break;
+    case 'm': case 'M': mult = 1024L * 1024; break;
+    case 'g': case 'G': mult = 1024L * 1024 * 1024; break;
+    default: break;
+    }
+    if (mult > 1)
+        num[n - 1] = '\0';
+    long x;
+    if (!parse_long(num, 10, &x) || x < 0 || x > LONG_MAX / mult)
+        return false;
+    *bytes = x * mult;
     return true;
 }
 
@@ -372,30 +401,12 @@ static bool set_value(const config_key *k, milter_config *c, const char *v, char
         return true;
     }
     case T_SIZE: {
-        char num[64];
-        size_t n = strlen(v);
-        double mult = 1;
-        if (n >= sizeof num) {
-            snprintf(why, len, "not a size: '%s'", v);
-            return false;
-        }
-        memcpy(num, v, n + 1);
-        if (n > 0) {
-            switch (num[n - 1]) {
-            case 'k': case 'K': mult = 1024.0; break;
-            case 'm': case 'M': mult = 1024.0 * 1024; break;
-            case 'g': case 'G': mult = 1024.0 * 1024 * 1024; break;
-            default: break;
-            }
-            if (mult > 1)
-                num[n - 1] = '\0';
-        }
         long x;
-        if (!parse_long(num, 10, &x) || x < 0) {
+        if (!milter_config_parse_size(v, &x)) {
             snprintf(why, len, "not a size (bytes, or with k, M, G): '%s'", v);
             return false;
         }
-        double bytes = (double)x * mult;
+        double bytes = (double)x;
         if (bytes < k->min || bytes > k->max) {
             snprintf(why, len, "%s out of range %.0f..%.0f bytes", v, k->min, k->max);
             return false;
@@ -612,6 +623,7 @@ milter_config *milter_config_parse(const char *name, const char *text, size_t le
     c = with_defaults(name, &e);
     if (!c)
         goto out;
+    c->last_line_cut = len > 0 && text[len - 1] != '\n';
     const char *p = text, *end = text + len;
     for (int lineno = 1; p < end; lineno++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -668,6 +680,7 @@ milter_config *milter_config_parse(const char *name, const char *text, size_t le
             continue;
         }
         lines[ki] = lineno;
+        c->keys_set++;
         char why[512];
         if (!set_value(k, c, v, why, sizeof why))
             errf(&e, "%s:%d: %s: %s", name, lineno, k->name, why);
@@ -801,6 +814,21 @@ size_t milter_config_fixed_changes(const milter_config *a, const milter_config *
         }
     }
     return n;
+}
+
+bool milter_config_reload_check(const milter_config *running, const milter_config *next,
+                                char *why, size_t whylen)
+{
+    if (next->last_line_cut) {
+        snprintf(why, whylen, "%s: the last line has no newline: the file may be half-written", next->path);
+        return false;
+    }
+    if (next->keys_set == 0 && running && running->keys_set > 0) {
+        snprintf(why, whylen, "%s sets no key (empty, or cut short?) where the running one set %zu: "
+                 "it would put every key back to its default", next->path, running->keys_set);
+        return false;
+    }
+    return true;
 }
 
 const char *milter_mode_name(int mode)

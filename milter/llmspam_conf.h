@@ -33,6 +33,13 @@ typedef enum milter_failaction {
     MILTER_FAIL_TEMPFAIL  /* 4xx: the MTA keeps the message and retries */
 } milter_failaction;
 
+/* empty_text: what happens to a message with no text to classify. */
+typedef enum milter_emptyaction {
+    MILTER_EMPTY_ACCEPT,  /* deliver unscored, with "PREFIX-Unclassified: empty" */
+    MILTER_EMPTY_TAG,     /* deliver flagged as spam, unscored */
+    MILTER_EMPTY_REJECT   /* 5xx reject_reply */
+} milter_emptyaction;
+
 /* Threshold keys that can be switched off hold this value. */
 #define MILTER_THRESHOLD_OFF (-1.0)
 
@@ -63,6 +70,7 @@ typedef struct milter_config {
     long max_text_bytes;
     char *render_headers;
     char *spam_label;
+    int empty_text;             /* milter_emptyaction */
     /* decision */
     double tag_threshold;
     double tempfail_threshold;  /* MILTER_THRESHOLD_OFF or 0..1 */
@@ -84,6 +92,9 @@ typedef struct milter_config {
     char *learn_dir;
     long keep_recent;           /* 0 = no X-Spam-Id, nothing kept */
     double keep_recent_age;     /* seconds */
+    /* the file itself, for milter_config_reload_check() */
+    size_t keys_set;            /* keys the file sets */
+    bool last_line_cut;         /* the text does not end with a newline */
 } milter_config;
 
 /* Read and check path. On any problem: NULL, and *errors (when errors is not
@@ -119,6 +130,18 @@ bool milter_config_key_reloadable(size_t i);
  * writes up to max names into names (static strings), returns the count. */
 size_t milter_config_fixed_changes(const milter_config *a, const milter_config *b,
                                    const char **names, size_t max);
+
+/* SIGHUP's guard against a half-written file: a reload is refused when the
+ * new file's last line has no newline (cut mid-save), or when it sets no
+ * key at all while the running one set some (empty or truncated to
+ * nothing): either would silently put keys back to their defaults. true
+ * when next may replace running; else false with the reason in why. */
+bool milter_config_reload_check(const milter_config *running, const milter_config *next,
+                                char *why, size_t whylen);
+
+/* A size as the config writes it: bytes, or with a k, M or G suffix
+ * (1024-based), e.g. "1M". false on bad syntax or overflow. */
+bool milter_config_parse_size(const char *text, long *bytes);
 
 /* Name of an enum value as written in the file ("enforce", "tempfail"). */
 const char *milter_mode_name(int mode);

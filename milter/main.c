@@ -1,10 +1,14 @@
 /*
  * llmspam-milter: the daemon. Start-up, in this order: parse the config,
- * load the model, open the socket (removing a stale unix socket only if
- * nothing listens on it), write the pidfile, drop privileges, run
- * libmilter. SIGHUP reloads config and model (runtime.h); SIGTERM and
- * SIGINT stop accepting, let messages in flight finish (up to
- * classify_timeout), remove the socket and the pidfile.
+ * lock the pidfile (a running daemon holds its lock: refused), open the
+ * socket (removing a stale unix socket only if nothing listens on it),
+ * load the model, drop privileges, run libmilter. The socket comes before
+ * the model so that, during a restart, the MTA's connections queue in its
+ * backlog while the model loads instead of being refused; a failed start
+ * removes the socket and the pidfile again. SIGHUP reloads config and
+ * model (runtime.h); SIGTERM and SIGINT remove the socket at once, serve
+ * the open connections a moment longer, let messages in flight finish (up
+ * to classify_timeout) and exit as soon as none is left.
  *
  * Security: only the steps above run as root; libmilter's threads and
  * every callback run as `user`. Signals: libmilter's own signal thread
@@ -78,6 +82,11 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* How long a stopping daemon still serves connections that were already
+ * open before it tempfails new messages on them (it exits as soon as no
+ * message is in flight, so this only matters under load). */
+#define STOP_SERVE_S 1.0
+
 static void *milter_thread(void *arg)
 {
     int *rc = arg;
@@ -93,6 +102,25 @@ static void *milter_thread(void *arg)
  * the exit status. */
 static int ready_fd = -1;
 
+/* What start-up has made so far: a failed start removes it again, and the
+ * unix socket is removed at exit only while it is still the one we made. */
+static char made_pidfile[4096];
+static bool made_socket;
+static char sock_path[108];
+static dev_t sock_dev;
+static ino_t sock_ino;
+
+static void remove_socket(void)
+{
+    if (!made_socket)
+        return;
+    made_socket = false;
+    struct stat st;
+    if (lstat(sock_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == sock_dev &&
+        st.st_ino == sock_ino && unlink(sock_path) < 0)
+        log_proc(LOG_WARNING, "cannot remove socket %s: %s", sock_path, strerror(errno));
+}
+
 static void startup_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void startup_fail(const char *fmt, ...)
 {
@@ -102,6 +130,9 @@ static void startup_fail(const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     log_proc(LOG_ERR, "%s", msg);
+    remove_socket();
+    char e2[256];
+    pidfile_remove(made_pidfile, e2, sizeof e2);
     if (ready_fd >= 0) {
         ssize_t w = write(ready_fd, msg, strlen(msg));
         (void)w;
@@ -196,6 +227,13 @@ static void reload(const char *path)
         return;
     }
     runtime *cur = runtime_acquire();
+    char why[1024];
+    if (!milter_config_reload_check(cur ? runtime_config(cur) : NULL, c, why, sizeof why)) {
+        log_proc(LOG_ERR, "reload refused, keeping the running configuration: %s", why);
+        runtime_release(cur);
+        milter_config_free(c);
+        return;
+    }
     if (cur) {
         const char *names[32];
         size_t n = milter_config_fixed_changes(runtime_config(cur), c, names, 32);
@@ -260,23 +298,23 @@ static int run_daemon(const char *cfgpath, bool foreground)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* 2. the model */
-    runtime *rt = runtime_build(c, err, sizeof err);
-    if (!rt)
-        startup_fail("%s", err);
-    const milter_config *cfg = runtime_config(rt);
-    log_proc(LOG_NOTICE,
-             "starting %s: config=%s model=%s device=%s cpu_path=%s threads=%ld max_tokens=%ld mode=%s",
-             PACKAGE_VERSION, cfgpath, cfg->model, classifier_device(runtime_classifier(rt)),
-             classifier_cpu_path(runtime_classifier(rt)), cfg->threads, cfg->max_tokens,
-             milter_mode_name(cfg->mode));
-    log_model_warnings(rt);
-    runtime_publish(rt);
-    metrics_set_runtime(rt);
+    /* 2. the pidfile, first: a refused start must touch nothing */
+    long stale = 0;
+    if (pidfile_lock(pidfile, &stale, err, sizeof err) < 0)
+        startup_fail("pidfile: %s", err);
+    snprintf(made_pidfile, sizeof made_pidfile, "%s", pidfile);
+    if (stale)
+        log_proc(LOG_NOTICE, "pidfile %s: taking it over from pid %ld, which no longer held it (unclean exit)",
+                 pidfile, stale);
 
-    /* 3. the socket */
-    if (socketspec_remove_stale(&sock, err, sizeof err) < 0)
+    /* 3. the socket, before the model: during a restart the MTA's new
+     * connections then wait in its backlog while the model loads, instead
+     * of being refused */
+    int rs = socketspec_remove_stale(&sock, err, sizeof err);
+    if (rs < 0)
         startup_fail("socket: %s", err);
+    if (rs > 0)
+        log_proc(LOG_NOTICE, "removed the stale socket %s (nothing listened on it: unclean exit)", sock.path);
     char conn[512];
     socketspec_format(&sock, conn, sizeof conn);
     if (smfi_setconn(conn) != MI_SUCCESS)
@@ -289,6 +327,15 @@ static int run_daemon(const char *cfgpath, bool foreground)
     umask(old_umask);
     if (orc != MI_SUCCESS)
         startup_fail("cannot open socket %s (in use, or no permission)", conn);
+    if (sock.family == SOCKETSPEC_UNIX) {
+        struct stat st;
+        snprintf(sock_path, sizeof sock_path, "%s", sock.path);
+        if (lstat(sock.path, &st) == 0) {
+            sock_dev = st.st_dev;
+            sock_ino = st.st_ino;
+            made_socket = true;
+        }
+    }
     if (socketspec_set_access(&sock, (mode_t)socket_mode, sockgroup, err, sizeof err) < 0)
         startup_fail("socket: %s", err);
     /* 3b. the metrics port, also bound while privileged */
@@ -296,20 +343,28 @@ static int run_daemon(const char *cfgpath, bool foreground)
     if (metrics_spec[0] && !(metrics = metrics_listen(metrics_spec, err, sizeof err)))
         startup_fail("%s", err);
 
-    /* 4. the pidfile */
-    if (pidfile_write(pidfile, err, sizeof err) < 0)
-        startup_fail("pidfile: %s", err);
+    /* 4. the model */
+    runtime *rt = runtime_build(c, err, sizeof err);
+    if (!rt)
+        startup_fail("%s", err);
+    const milter_config *cfg = runtime_config(rt);
+    log_proc(LOG_NOTICE,
+             "starting %s: config=%s model=%s device=%s cpu_path=%s threads=%ld max_tokens=%ld mode=%s",
+             PACKAGE_VERSION, cfgpath, cfg->model, classifier_device(runtime_classifier(rt)),
+             classifier_cpu_path(runtime_classifier(rt)), cfg->threads,
+             (long)classifier_max_tokens(runtime_classifier(rt)),
+             milter_mode_name(cfg->mode));
+    log_model_warnings(rt);
+    runtime_publish(rt);
+    metrics_set_runtime(rt);
 
     /* 5. the privilege drop; first hand the files we remove at exit over */
     if (privs_handover(user, pidfile, err, sizeof err) < 0 ||
         (sock.family == SOCKETSPEC_UNIX && privs_handover(user, sock.path, err, sizeof err) < 0))
         startup_fail("%s", err);
     char note[256];
-    if (privs_drop(user, group, allow_root, note, sizeof note, err, sizeof err) < 0) {
-        char e2[256];
-        pidfile_remove(pidfile, e2, sizeof e2);
+    if (privs_drop(user, group, allow_root, note, sizeof note, err, sizeof err) < 0)
         startup_fail("%s", err);
-    }
     log_proc(LOG_INFO, "%s; listening on %s", note, conn);
     if (metrics) {
         if (metrics_start(metrics, err, sizeof err) < 0)
@@ -370,30 +425,31 @@ static int run_daemon(const char *cfgpath, bool foreground)
             break;
         }
     }
-    /* Stop taking new mail, then let messages in flight finish. libmilter
-     * stops serving sessions once smfi_stop() is called, so that comes
-     * last: first the unix socket goes (new connections are refused and
-     * the MTA applies milter_default_action), and the runtime is retired
-     * (a new MAIL FROM on an open connection is tempfailed). */
-    if (sock.family == SOCKETSPEC_UNIX && unlink(sock.path) < 0 && errno != ENOENT)
-        log_proc(LOG_WARNING, "cannot remove socket %s: %s", sock.path, strerror(errno));
+    /* 1. Stop taking new connections, at once: the unix socket file goes
+     * (the MTA's connect fails and it applies its milter_default_action).
+     * libmilter itself cannot stop accepting first: Debian's libmilter runs
+     * its sessions in a worker pool that smfi_stop() shuts down too,
+     * abandoning every open session, messages in flight included. */
+    remove_socket();
+    /* 2. Connections already open are still served for a moment (what
+     * starts there now would otherwise be tempfailed); then the runtime is
+     * retired, so a new MAIL FROM is tempfailed, and the messages in
+     * flight finish. */
     runtime *cur = runtime_acquire();
     double grace = cur ? runtime_config(cur)->classify_timeout + 5 : 5;
     runtime_release(cur);
+    if (!milter_ended)
+        runtime_wait_idle(STOP_SERVE_S);
     runtime_retire();
     bool idle = milter_ended || runtime_wait_idle(grace);
     if (!idle)
         log_proc(LOG_WARNING, "%d message(s) still in flight after %.0f s; the MTA will retry them",
                  runtime_in_flight(), grace);
-    smfi_stop();
-    /* libmilter notices smfi_stop() at its next poll (seconds); the
-     * listening socket is closed at exit anyway, so do not wait long */
-    if (!milter_ended) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        pthread_timedjoin_np(mt, NULL, &until);
-    }
+    /* 3. No message left: exit, without smfi_stop(). It would shut the
+     * worker pool down just the same, but it first waits for a mutex that
+     * libmilter's listener holds across a poll() that wakes only every 5 s
+     * (MI_CHK_TIME): the old 4-5 s stop. The kernel closes the listening
+     * socket and the idle connections at exit. */
     if (pidfile_remove(pidfile, err, sizeof err) < 0)
         log_proc(LOG_WARNING, "cannot remove pidfile: %s", err);
     metrics_stop(metrics);
@@ -445,5 +501,15 @@ int main(int argc, char **argv)
         log_open(progname, LOG_MAIL, false, true, LOG_WARNING);
         return check ? offline_check(cfgpath) : offline_test(cfgpath, testmsg);
     }
-    return run_daemon(cfgpath, foreground);
+    int rc = run_daemon(cfgpath, foreground);
+    /* Socket, pidfile and log are done with: leave without running the
+     * libraries' exit handlers (oneDNN frees its JIT kernels one by one,
+     * which can take seconds on a busy host, and systemd waits for the
+     * exit before it starts the new process of a restart). Under ASan the
+     * normal exit stays, for the leak check. */
+    fflush(NULL);
+#ifndef __SANITIZE_ADDRESS__
+    _exit(rc);
+#endif
+    return rc;
 }

@@ -32,8 +32,10 @@ void msgbuf_free(msgbuf *m)
 static bool add(msgbuf *m, const void *p, size_t n)
 {
     m->seen += n;
-    if (m->oom || m->len >= m->cap)
+    if (m->oom)
         return false;
+    if (m->len >= m->cap)
+        return m->seen <= m->cap;
     size_t take = n < m->cap - m->len ? n : m->cap - m->len;
     if (m->len + take + 1 > m->alloc) {
         size_t a = m->alloc ? m->alloc : 16384;
@@ -53,7 +55,10 @@ static bool add(msgbuf *m, const void *p, size_t n)
     memcpy(m->data + m->len, p, take);
     m->len += take;
     m->data[m->len] = '\0';
-    return take == n && m->len < m->cap;
+    /* "full" only once a byte past the cap was offered: a message of
+     * exactly cap bytes is whole, and a body cut exactly at the cap is
+     * not taken for a whole one (the MTA skips the rest after "full") */
+    return m->seen <= m->cap;
 }
 
 bool msgbuf_add_header(msgbuf *m, const char *name, const char *value)

@@ -21,7 +21,9 @@ typedef struct msgbuf msgbuf;
 msgbuf *msgbuf_new(size_t cap);
 void msgbuf_free(msgbuf *m);
 
-/* Each returns false once the cap is reached (later adds only count). A
+/* Each returns false once bytes past the cap arrive (they, and later adds,
+ * are only counted): the MTA may then skip the rest. Exactly cap bytes are
+ * a whole message, not a truncated one. A
  * header value that starts with a blank is kept as it is (SMFIP_HDR_LEADSPC);
  * otherwise one space follows the colon. */
 bool msgbuf_add_header(msgbuf *m, const char *name, const char *value);

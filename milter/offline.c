@@ -138,7 +138,7 @@ int offline_test(const char *cfgpath, const char *msgpath)
     }
 
     scan_result r;
-    scan_message(rt, raw, len, &r);
+    scan_message(rt, raw, len, seen > len, &r);
     printf("decision: %s\n", policy_action_name(r.v.action));
     if (r.v.verdict != r.v.action)
         printf("verdict: %s (mode %s)\n", policy_action_name(r.v.verdict), milter_mode_name(cfg->mode));

@@ -14,7 +14,10 @@ void policy_from_config(policy *p, const milter_config *c)
     p->on_error = (milter_failaction)c->on_error;
     p->on_timeout = (milter_failaction)c->on_timeout;
     p->on_overload = (milter_failaction)c->on_overload;
+    p->on_empty = (milter_emptyaction)c->empty_text;
 }
+
+static policy_verdict with_mode(const policy *p, policy_verdict v);
 
 policy_verdict policy_decide(const policy *p, double score)
 {
@@ -28,7 +31,22 @@ policy_verdict policy_decide(const policy *p, double score)
         v.verdict = POLICY_TAG;
     else
         v.verdict = POLICY_ACCEPT;
+    return with_mode(p, v);
+}
 
+policy_verdict policy_on_empty(const policy *p)
+{
+    policy_verdict v = {0};
+    v.verdict = p->on_empty == MILTER_EMPTY_REJECT ? POLICY_REJECT
+                : p->on_empty == MILTER_EMPTY_TAG  ? POLICY_TAG
+                                                   : POLICY_ACCEPT;
+    v.spam = v.verdict != POLICY_ACCEPT;
+    return with_mode(p, v);
+}
+
+/* The mode turns the verdict into the action. */
+static policy_verdict with_mode(const policy *p, policy_verdict v)
+{
     switch (p->mode) {
     case MILTER_MODE_ENFORCE:
         v.action = v.verdict;

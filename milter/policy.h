@@ -11,6 +11,7 @@
  *   tag:     reject and tempfail become tag.
  *   monitor: every verdict becomes accept without any header change; the
  *            log still shows the verdict enforce would have given.
+ *   no text: empty_text (accept, tag, reject) instead of a score.
  *
  * No path discards mail: there is no "discard" action at all.
  */
@@ -43,6 +44,7 @@ typedef struct policy {
     double reject;     /* MILTER_THRESHOLD_OFF or 0..1 */
     milter_mode mode;
     milter_failaction on_error, on_timeout, on_overload;
+    milter_emptyaction on_empty; /* empty_text */
 } policy;
 
 typedef struct policy_verdict {
@@ -63,6 +65,11 @@ policy_verdict policy_decide(const policy *p, double score);
  * on_overload -> accept (action POLICY_ERROR, with the "not classified"
  * header unless monitor) or tempfail. */
 policy_verdict policy_on_failure(const policy *p, policy_failure why);
+
+/* A message with no text to classify: empty_text gives the verdict
+ * (accept, tag or reject: never a score), then the mode applies as for a
+ * score (tag: reject becomes tag; monitor: accept, no headers). */
+policy_verdict policy_on_empty(const policy *p);
 
 /* "accept", "tag", "tempfail", "reject", "skip", "error". */
 const char *policy_action_name(policy_action a);

@@ -31,7 +31,21 @@ static void fail(const runtime *rt, scan_result *out, policy_failure why, const 
         snprintf(out->reply, sizeof out->reply, "%s", c->tempfail_reply);
 }
 
-void scan_message(const runtime *rt, const char *raw, size_t len, scan_result *out)
+/* No text: the model would read BOS alone, and its score for that says
+ * nothing about the message; empty_text decides instead. */
+static void empty(const runtime *rt, scan_result *out)
+{
+    const milter_config *c = runtime_config(rt);
+    out->v = policy_on_empty(runtime_policy(rt));
+    out->reason = "empty";
+    if (out->v.headers)
+        headers_build_unscored(&out->headers, c->header_prefix, out->reason, out->v.flag);
+    out->rewrite_subject = out->v.flag && c->subject_prefix[0];
+    if (out->v.action == POLICY_REJECT)
+        snprintf(out->reply, sizeof out->reply, "%s", c->reject_reply);
+}
+
+void scan_message(const runtime *rt, const char *raw, size_t len, bool cut, scan_result *out)
 {
     const milter_config *c = runtime_config(rt);
     memset(out, 0, sizeof *out);
@@ -41,6 +55,7 @@ void scan_message(const runtime *rt, const char *raw, size_t len, scan_result *o
     mime_options_default(&mo);
     mo.headers = c->render_headers;
     mo.max_text_bytes = (size_t)c->max_text_bytes;
+    mo.cut = cut;
     char *text = NULL;
     size_t tlen = 0;
     engine_err err = {{0}};
@@ -48,6 +63,12 @@ void scan_message(const runtime *rt, const char *raw, size_t len, scan_result *o
     if (st != ENGINE_OK) {
         out->ms = now_ms() - t0;
         fail(rt, out, POLICY_FAIL_ERROR, err.msg[0] ? err.msg : engine_status_name(st));
+        return;
+    }
+    if (tlen == 0) {
+        free(text);
+        out->ms = now_ms() - t0;
+        empty(rt, out);
         return;
     }
     classify_result res;

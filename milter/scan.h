@@ -46,9 +46,12 @@ typedef struct scan_envelope {
     bool truncated;            /* scanned on a prefix of max_message_bytes */
 } scan_envelope;
 
-/* Classify raw[0..len) under rt and decide. Never fails: a failure is a
- * result (v.action tempfail or error, with reason). */
-void scan_message(const runtime *rt, const char *raw, size_t len, scan_result *out);
+/* Classify raw[0..len) under rt and decide; cut: raw is the first
+ * max_message_bytes of a longer message (mime_options.cut). Never fails: a
+ * failure is a result (v.action tempfail or error, with reason). A message
+ * whose rendering is empty never reaches the model: empty_text decides
+ * (reason "empty"). */
+void scan_message(const runtime *rt, const char *raw, size_t len, bool cut, scan_result *out);
 
 /* A message not scanned on purpose (reason "trusted", "authenticated"). */
 void scan_skip(scan_result *out, const char *reason);

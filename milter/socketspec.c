@@ -131,7 +131,7 @@ int socketspec_remove_stale(const socketspec *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot remove stale socket: %s", s->path, strerror(errno));
         return -1;
     }
-    return 0;
+    return 1;
 }
 
 int socketspec_set_access(const socketspec *s, mode_t mode, const char *group,

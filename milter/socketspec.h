@@ -37,9 +37,10 @@ bool socketspec_parse(const char *text, socketspec *out, char *err, size_t errle
 /* The libmilter connection string for s ("unix:/p", "inet:25@h", ...). */
 void socketspec_format(const socketspec *s, char *buf, size_t len);
 
-/* unix only (others: 0). 0 when the path is free (absent, or a stale socket
- * that was removed); -1 with a reason in err when a daemon listens there,
- * the file is not a socket, or it cannot be removed. */
+/* unix only (others: 0). 0 when the path is free, 1 when a stale socket
+ * was there and was removed (the caller logs it); -1 with a reason in err
+ * when a daemon listens there, the file is not a socket, or it cannot be
+ * removed. */
 int socketspec_remove_stale(const socketspec *s, char *err, size_t errlen);
 
 /* unix only (others: 0). chmod to mode, and chgrp to group unless group is

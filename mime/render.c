@@ -43,6 +43,7 @@ void mime_options_default(mime_options *o)
     o->max_text_bytes = MIME_DEFAULT_MAX_TEXT_BYTES;
     o->max_depth = MIME_DEFAULT_MAX_DEPTH;
     o->max_parts = MIME_DEFAULT_MAX_PARTS;
+    o->cut = false;
 }
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -349,6 +350,132 @@ static bool uu_begin_line(const char *l, size_t n, const char **name, size_t *na
     return *name_len > 0;
 }
 
+/* ---- bounds on header blocks ------------------------------------------ */
+
+static bool line_is_blank(const char *l, size_t n)
+{
+    return n == 0 || (n == 1 && l[0] == '\r');
+}
+
+/* The prefix of a cut message without its last line when that line is
+ * inside the header block and only the start of a field name (no colon):
+ * GMime drops the whole message for such a line. */
+static size_t drop_partial_field(const char *raw, size_t len)
+{
+    size_t pos = 0, last = 0;
+    const char *l;
+    size_t n;
+    while (true) {
+        last = pos;
+        if (!next_line(raw, len, &pos, &l, &n))
+            return len; /* ends with a newline: nothing partial */
+        if (line_is_blank(l, n))
+            return len; /* the header block ended: the cut is in the body */
+        if (pos == len && raw[len - 1] != '\n')
+            break;      /* l is the last, unterminated line */
+    }
+    if (l[0] == ' ' || l[0] == '\t' || memchr(l, ':', n))
+        return len; /* a continuation or a field with its colon: keep it */
+    return last;
+}
+
+/* Whether a header line l starts "Content-Type:" and names message/...,
+ * so that a header block follows its blank line. */
+static bool declares_message(const char *l, size_t n)
+{
+    if (n < 13 || strncasecmp(l, "content-type:", 13))
+        return false;
+    for (size_t i = 13; i + 8 <= n && i < 256; i++)
+        if (!strncasecmp(l + i, "message/", 8))
+            return true;
+    return false;
+}
+
+/* Header blocks as GMime will see them: the message's own, one after each
+ * line starting with "--" (a boundary, or what might be one) and one after
+ * a message/ part's header. In them, a field longer than
+ * MIME_MAX_HEADER_BYTES is cut to that many bytes and a newline, and its
+ * remaining bytes are skipped. Returns the number of fields cut; with out
+ * set, writes the result there (at most len bytes). in_header: raw starts
+ * with a header block (else with body text). One pass, O(len). */
+static size_t cap_fields(const char *raw, size_t len, bool in_header, char *out, size_t *outlen)
+{
+    size_t pos = 0, o = 0, cuts = 0;
+    bool message_next = false;
+    size_t field = 0;  /* bytes of the current field so far */
+    bool skipping = false;
+    const char *l;
+    size_t n;
+    while (true) {
+        size_t start = pos;
+        if (!next_line(raw, len, &pos, &l, &n))
+            break;
+        size_t whole = pos - start; /* with its newline */
+        bool keep_whole = true;
+        if (in_header) {
+            if (line_is_blank(l, n)) {
+                in_header = message_next;
+                message_next = false;
+                skipping = false;
+            } else {
+                bool cont = l[0] == ' ' || l[0] == '\t';
+                if (!cont) {
+                    field = 0;
+                    skipping = false;
+                    if (declares_message(l, n))
+                        message_next = true;
+                }
+                if (skipping) {
+                    keep_whole = false;
+                } else if (field + whole > MIME_MAX_HEADER_BYTES) {
+                    size_t take = MIME_MAX_HEADER_BYTES > field ? MIME_MAX_HEADER_BYTES - field : 0;
+                    if (out) {
+                        memcpy(out + o, raw + start, take);
+                        out[o + take] = '\n';
+                    }
+                    o += take + 1;
+                    cuts++;
+                    skipping = true;
+                    keep_whole = false;
+                }
+                field += whole;
+            }
+        } else if (n >= 2 && l[0] == '-' && l[1] == '-') {
+            in_header = true;
+            field = 0;
+            skipping = false;
+        }
+        if (keep_whole) {
+            if (out)
+                memcpy(out + o, raw + start, whole);
+            o += whole;
+        }
+    }
+    if (outlen)
+        *outlen = o;
+    return cuts;
+}
+
+/* raw with its over-long header fields cut, as a new array; NULL when
+ * there are none (the common case: the caller keeps reading raw in place)
+ * or out of memory (then raw is parsed as it is). */
+static bool starts_with_header(const char *raw, size_t len);
+
+static GByteArray *capped_copy(struct ctx *c, const char *raw, size_t len)
+{
+    bool head = starts_with_header(raw, len);
+    if (len <= MIME_MAX_HEADER_BYTES || cap_fields(raw, len, head, NULL, NULL) == 0)
+        return NULL;
+    GByteArray *a = g_byte_array_sized_new((guint)len);
+    if (!a)
+        return NULL;
+    size_t n = 0;
+    size_t cuts = cap_fields(raw, len, head, (char *)a->data, &n);
+    g_byte_array_set_size(a, (guint)n);
+    c->f.parse_defects += (unsigned)cuts;
+    return a;
+}
+
 /* Text with uuencoded blocks ("begin 644 NAME" ... "end") inline: the
  * blocks become attachment lines, the text around them is rendered. */
 static void put_text_uu(struct ctx *c, const char *s, size_t n)
@@ -500,8 +627,6 @@ static void render_alternative(struct ctx *c, GMimeMultipart *mp, unsigned depth
  * prologue (badmime: a missing or conflicting boundary). Parse that text
  * again: as a multipart when it starts with a "--boundary" line, else as
  * one MIME part. */
-static bool starts_with_header(const char *raw, size_t len);
-
 static void reparse(struct ctx *c, const char *pro, size_t len, unsigned depth)
 {
     if (c->reparses >= MAX_REPARSES || mime_text_full(c->t))
@@ -511,6 +636,11 @@ static void reparse(struct ctx *c, const char *pro, size_t len, unsigned depth)
     while (len && (*pro == '\r' || *pro == '\n' || *pro == ' ' || *pro == '\t')) {
         pro++;
         len--;
+    }
+    GByteArray *capped = capped_copy(c, pro, len);
+    if (capped) {
+        pro = (const char *)capped->data;
+        len = capped->len;
     }
     GMimeStream *stream;
     size_t bl = 0;
@@ -549,6 +679,8 @@ static void reparse(struct ctx *c, const char *pro, size_t len, unsigned depth)
     }
     g_object_unref(parser);
     g_object_unref(stream);
+    if (capped)
+        g_byte_array_free(capped, TRUE);
 }
 
 /* A multipart whose boundary never opens keeps everything in its
@@ -719,6 +851,7 @@ engine_status mime_render(const char *raw, size_t len, const mime_options *opt,
             c->o.max_depth = opt->max_depth;
         if (opt->max_parts)
             c->o.max_parts = opt->max_parts;
+        c->o.cut = opt->cut;
     }
     parse_header_names(c, c->o.headers);
     c->t = mime_text_new(c->o.max_text_bytes);
@@ -730,6 +863,13 @@ engine_status mime_render(const char *raw, size_t len, const mime_options *opt,
         cut = true;
     }
     c->f.parts_exceeded = cut;
+    if (c->o.cut && raw && starts_with_header(raw, n))
+        n = drop_partial_field(raw, n);
+    GByteArray *capped = raw ? capped_copy(c, raw, n) : NULL;
+    if (capped) {
+        raw = (const char *)capped->data;
+        n = capped->len;
+    }
 
     /* Zero copy: GMime reads our bytes in place and never writes to them
      * while parsing; the array is not owned, so it is not freed. */
@@ -768,6 +908,8 @@ engine_status mime_render(const char *raw, size_t len, const mime_options *opt,
     g_object_unref(stream);
     if (arr)
         g_byte_array_free(arr, FALSE);
+    if (capped)
+        g_byte_array_free(capped, TRUE);
     g_mime_parser_options_free(c->popts);
 
     engine_status st = ENGINE_OK;

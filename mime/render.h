@@ -5,8 +5,9 @@
  * mime_render(), so training and serving never disagree.
  *
  * Mail is hostile: every size is bounded (MIME depth, part count, decoded
- * bytes, output bytes), parse problems are counted in the flags instead of
- * being printed, and a message over a bound is rendered on its prefix.
+ * bytes, output bytes, header field length), parse problems are counted
+ * in the flags instead of being printed, and a message over a bound is
+ * rendered on its prefix.
  *
  * Thread safety: mime_render() may be called from many threads at once;
  * the first call initialises GMime and libxml2 once (pthread_once) and
@@ -26,6 +27,10 @@
 #define MIME_DEFAULT_MAX_TEXT_BYTES 65536
 #define MIME_DEFAULT_MAX_DEPTH 32
 #define MIME_DEFAULT_MAX_PARTS 1000
+/* A header field (its first line and continuation lines) longer than this
+ * is cut to its first MIME_MAX_HEADER_BYTES bytes before parsing: the
+ * parser's cost per header grows many times faster than its length. */
+#define MIME_MAX_HEADER_BYTES (256 * 1024)
 
 /* Caller-owned options; a zero field (or NULL) means its default. */
 typedef struct mime_options {
@@ -37,6 +42,12 @@ typedef struct mime_options {
     size_t max_text_bytes; /* output cap in bytes, cut on a UTF-8 boundary */
     unsigned max_depth;    /* deeper MIME parts are ignored (depth_exceeded) */
     unsigned max_parts;    /* parts after this many are ignored (parts_exceeded) */
+    /* raw is only the first bytes of a longer message (the caller's
+     * max_message_bytes cut it): when the cut falls inside the header
+     * block, a last line that is only the start of a field name is
+     * dropped, so the complete headers before it still render. Messages
+     * that were not cut render exactly as without it. */
+    bool cut;
 } mime_options;
 
 /* Fill o with the defaults above. */

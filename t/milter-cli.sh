@@ -4,7 +4,9 @@
 # -V; and the daemon's start-up: detaching with a pidfile, a socket in use
 # is refused, a stale socket is replaced, a regular file is never removed,
 # root without a user is refused, a bad model fails start-up with its
-# reason, a failed reload keeps the running daemon.
+# reason, a failed reload keeps the running daemon. Also: the locked
+# pidfile, an idle stop within 1 s, the headers of a message whose header
+# block passes max_message_bytes, empty_text, and the reload guard.
 . "$top_srcdir/t/lib/tap.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
@@ -60,7 +62,7 @@ ok $? "-n: an unknown group is an error"
 # ---- -e, -S ---------------------------------------------------------------------------
 "$MILTER" -e -c "$T/good.conf" >"$T/e.out"
 ok $? "-e exits 0"
-grep -q "^threads = 1\$" "$T/e.out" && grep -q '^max_tokens = 512$' "$T/e.out" &&
+grep -q "^threads = 1\$" "$T/e.out" && grep -q '^max_tokens = 0$' "$T/e.out" &&
     grep -q '^tag_threshold = 0.5$' "$T/e.out"
 ok $? "-e shows set keys and defaults"
 [ "$(grep -c ' = ' "$T/e.out")" -eq "$(grep -c '^# [a-z_]* = ' "$top_srcdir/conf/llmspam.conf")" ]
@@ -100,6 +102,38 @@ ok $? "-t: reject with the default reply"
 [ $? -eq 66 ]
 ok $? "-t on a missing file exits 66 (EX_NOINPUT)"
 
+# ---- a header block longer than max_message_bytes; no text at all -----------------------
+{ printf 'Subject: hello there friend\r\nFrom: Alice <a@example.com>\r\n'
+  awk 'BEGIN { for (i = 1; i <= 100000; i++) printf "X-Pad-%d: x\r\n", i }'
+  printf '\r\nThe body, past the cap.\r\n'; } > "$T/pad.eml"
+"$LLMSPAM" extract --max-message-bytes 1M "$T/pad.eml" > "$T/pad.txt"
+printf 'Subject: hello there friend\nFrom: Alice <a@example.com>\n' | cmp -s - "$T/pad.txt"
+ok $? "headers padded past max_message_bytes: Subject and From still reach the rendering"
+"$LLMSPAM" extract --max-message-bytes 1048576 "$T/pad.eml" | cmp -s - "$T/pad.txt"
+ok $? "extract --max-message-bytes takes the config's size suffixes (1M = 1048576)"
+PADS=$(score "$T/model" "$T/pad.eml" 1M)
+base pad > "$T/pad.conf"
+"$MILTER" -t "$T/pad.eml" -c "$T/pad.conf" >"$T/pad.out" 2>&1
+grep -q "^score: $(awk -v x="$PADS" 'BEGIN { printf "%.6f", x }')\$" "$T/pad.out" &&
+    grep -q '^log: TEST: action=[a-z]* label=[a-z]* score=[0-9.]* tokens=[0-9]* .*size=[0-9]* truncated=yes ' "$T/pad.out" &&
+    ! grep -q '^tokens: 1$' "$T/pad.out"
+ok $? "-t: the padded message is scored on its headers ($PADS), flagged truncated=yes" || sed 's/^/# /' "$T/pad.out"
+: > "$T/empty.eml"
+"$MILTER" -t "$T/empty.eml" -c "$T/pad.conf" >"$T/empty.out" 2>&1
+grep -q '^decision: accept$' "$T/empty.out" && grep -q '^add header: X-Spam-Unclassified: empty$' "$T/empty.out" &&
+    ! grep -q '^score:' "$T/empty.out" && grep -q '^log: TEST: action=accept reason=empty ' "$T/empty.out"
+ok $? "no text, empty_text = accept (default): accepted unscored, X-Spam-Unclassified: empty" || sed 's/^/# /' "$T/empty.out"
+{ base pad; echo "empty_text = tag"; echo "subject_prefix = [SPAM]"; } > "$T/etag.conf"
+printf 'X-Nothing: here\r\n\r\n' > "$T/empty2.eml"
+"$MILTER" -t "$T/empty2.eml" -c "$T/etag.conf" >"$T/etag.out" 2>&1
+grep -q '^decision: tag$' "$T/etag.out" && grep -q '^add header: X-Spam-Flag: YES$' "$T/etag.out" &&
+    grep -q '^add header: X-Spam-Unclassified: empty$' "$T/etag.out" && ! grep -q '^score:' "$T/etag.out" &&
+    grep -q '^add header: Subject: \[SPAM\]' "$T/etag.out"
+ok $? "no text, empty_text = tag: flagged spam without a score" || sed 's/^/# /' "$T/etag.out"
+{ base pad; echo "empty_text = reject"; } > "$T/erej.conf"
+"$MILTER" -t "$T/empty.eml" -c "$T/erej.conf" 2>&1 | grep -q '^reply: 550 5.7.1 Message rejected as spam$'
+ok $? "no text, empty_text = reject: 550"
+
 # ---- the daemon: detach, pidfile, socket rules -------------------------------------------
 base d > "$T/d.conf"
 "$MILTER" -c "$T/d.conf" 2>"$T/d.err"
@@ -108,13 +142,50 @@ DPID=$(cat "$T/run/d.pid" 2>/dev/null)
 [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null && [ -S "$T/run/d.sock" ]
 ok $? "the detached daemon runs, with its pidfile and socket"
 "$MILTER" -f -c "$T/d.conf" >"$T/d2.log" 2>&1
-[ $? -ne 0 ] && grep -q 'another process listens' "$T/d2.log"
-ok $? "a second daemon on a socket in use is refused"
+[ $? -ne 0 ] && grep -q "pidfile: $T/run/d.pid: llmspam-milter (pid $DPID) is running" "$T/d2.log" &&
+    [ "$(cat "$T/run/d.pid")" = "$DPID" ] && [ -S "$T/run/d.sock" ]
+ok $? "a second daemon with the same pidfile is refused by its lock; pidfile and socket untouched"
+base d | sed "s|^socket = .*|socket = unix:$T/run/d2.sock|" > "$T/d2.conf"
+"$MILTER" -f -c "$T/d2.conf" >"$T/d3.log" 2>&1
+[ $? -ne 0 ] && grep -q 'is running' "$T/d3.log" && [ ! -e "$T/run/d2.sock" ]
+ok $? "refused on the pidfile, before the socket is made: no socket left behind"
+base d | sed "s|^pidfile = .*|pidfile = $T/run/d2.pid|" > "$T/d4.conf"
+"$MILTER" -f -c "$T/d4.conf" >"$T/d4.log" 2>&1
+[ $? -ne 0 ] && grep -q 'another process listens' "$T/d4.log" && [ ! -e "$T/run/d2.pid" ]
+ok $? "a second daemon on a socket in use is refused, its pidfile removed"
+# running: neither gone nor a zombie (the detached daemon's parent is init,
+# which may reap it late)
+running() { [ -e "/proc/$1" ] && ! awk '{ exit !($3 == "Z") }' "/proc/$1/stat" 2>/dev/null; }
+t0=$(date +%s%N)
 kill -TERM "$DPID"
 i=0
-while kill -0 "$DPID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-! kill -0 "$DPID" 2>/dev/null && [ ! -e "$T/run/d.sock" ] && [ ! -e "$T/run/d.pid" ]
+while running "$DPID" && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+t1=$(date +%s%N)
+! running "$DPID" && [ ! -e "$T/run/d.sock" ] && [ ! -e "$T/run/d.pid" ]
 ok $? "SIGTERM: the detached daemon exits and removes socket and pidfile"
+# libmilter's listener wakes only every 5 s; a daemon that waited for it
+# (smfi_stop) took 4-5 s. The sanitizer build's exit runs the leak check.
+diag "idle daemon: SIGTERM to exit in $(((t1 - t0) / 1000000)) ms"
+if ldd "$MILTER" 2>/dev/null | grep -q libasan; then
+    skip "sanitizer build: its exit runs the leak check, not timed"
+else
+    [ $(((t1 - t0) / 1000000)) -lt 1000 ]
+    ok $? "an idle daemon exits within 1 s of SIGTERM ($(((t1 - t0) / 1000000)) ms)"
+fi
+
+# a stale pidfile naming another live process does not stop the start
+sleep 300 &
+OTHER=$!
+base p > "$T/p.conf"
+echo "$OTHER" > "$T/run/p.pid"
+start_milter "$T/p.conf" "$T/p.log"
+ok $? "a stale pidfile whose pid is another live process: the daemon starts"
+[ "$(cat "$T/run/p.pid")" = "$MILTER_PID" ] &&
+    grep -q "pidfile $T/run/p.pid: taking it over from pid $OTHER" "$T/p.log"
+ok $? "the pidfile now holds the daemon's pid; the takeover is logged"
+stop_milter
+kill "$OTHER" 2>/dev/null
+wait "$OTHER" 2>/dev/null
 
 # a stale socket (nothing listens) is replaced
 python_free_stale() { # make a socket file nobody listens on, with the milter itself
@@ -129,9 +200,10 @@ python_free_stale() { # make a socket file nobody listens on, with the milter it
 python_free_stale
 [ -S "$T/run/s.sock" ]
 ok $? "a killed daemon leaves a stale socket"
-rm -f "$T/run/s.pid"
 start_milter "$T/s.conf" "$T/s2.log"
-ok $? "a stale socket is removed and the daemon starts"
+ok $? "a stale socket (and the killed daemon's pidfile) are taken over: the daemon starts"
+grep -q "removed the stale socket $T/run/s.sock" "$T/s2.log" && grep -q "pidfile $T/run/s.pid: taking it over" "$T/s2.log"
+ok $? "the stale socket's removal and the pidfile takeover are logged"
 stop_milter
 : > "$T/run/f.sock"
 base f > "$T/f.conf"
@@ -177,6 +249,21 @@ i=0
 while ! grep -q 'reloaded:' "$T/h.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 grep -q 'reload: socket changed; it takes effect after a restart' "$T/h.log" && grep -q 'reloaded:' "$T/h.log"
 ok $? "a restart-only key changed on SIGHUP is reported; the rest reloads"
+# a half-written config is not reloaded
+nok=$(grep -c 'reload refused' "$T/h.log")
+: > "$T/h.conf"
+kill -HUP "$MILTER_PID"
+i=0
+while [ "$(grep -c 'reload refused' "$T/h.log")" -le "$nok" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "reload refused, keeping the running configuration: $T/h.conf sets no key" "$T/h.log" && kill -0 "$MILTER_PID"
+ok $? "SIGHUP with an empty config: refused, the daemon keeps its configuration"
+base h | head -c -1 > "$T/h.conf" # the last line without its newline, as a cut save leaves it
+kill -HUP "$MILTER_PID"
+i=0
+while ! grep -q 'the last line has no newline' "$T/h.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "reload refused, keeping the running configuration: $T/h.conf: the last line has no newline" "$T/h.log" &&
+    kill -0 "$MILTER_PID"
+ok $? "SIGHUP with a config cut mid-line: refused"
 # a burst of SIGHUPs: every one is a reload, none stops the daemon
 base h > "$T/h.conf"
 n0=$(grep -c 'SIGHUP: reloading' "$T/h.log")

@@ -192,8 +192,17 @@ wait "$CPID"
 ok $? "a message in flight at SIGTERM is answered (classified, accepted)"
 [ $? -eq 0 ] || sed 's/^/#   /' "$T/inflight.out"
 PIDS=
+t0=$(date +%s%N)
 wait "$MILTER_PID"
 ok $? "inflight: exit status 0 after finishing it"
+t1=$(date +%s%N)
+diag "inflight: the daemon exited $(((t1 - t0) / 1000000)) ms after the message was answered"
+if ldd "$MILTER" 2>/dev/null | grep -q libasan; then
+    skip "sanitizer build: its exit runs the leak check, not timed"
+else
+    [ $(((t1 - t0) / 1000000)) -lt 1000 ]
+    ok $? "inflight: exits as soon as the message is done ($(((t1 - t0) / 1000000)) ms after its answer)"
+fi
 MILTER_PID=
 grep -q 'SIGTERM: stopping; 1 message(s) in flight' "$T/inflight.log" && grep -q 'QFLY: action=' "$T/inflight.log"
 ok $? "inflight: shutdown logged with 1 message in flight, then its log line"

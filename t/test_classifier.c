@@ -146,6 +146,67 @@ static bool until_waits(uint64_t n)
     return false;
 }
 
+/* max_tokens 0 takes the model's own length from tokenizer_config.json:
+ * model_max_length, transformers' "none" placeholder, no file, bad JSON */
+static void test_model_max_tokens(const char *mdir)
+{
+    static const struct {
+        const char *json; /* NULL: no file */
+        engine_status st;
+        size_t want;
+    } cases[] = {
+        {"{\"model_max_length\": 48}", ENGINE_OK, 48},
+        {"{\"model_max_length\": 1000000000000000019884624838656}", ENGINE_OK, CLASSIFIER_DEFAULT_MAX_TOKENS},
+        {"{\"model_max_length\": null}", ENGINE_OK, CLASSIFIER_DEFAULT_MAX_TOKENS},
+        {"{\"bos_token\": \"<s>\"}", ENGINE_OK, CLASSIFIER_DEFAULT_MAX_TOKENS},
+        {NULL, ENGINE_OK, CLASSIFIER_DEFAULT_MAX_TOKENS},
+        {"{\"model_max_length\": \"long\"}", ENGINE_ERR_FORMAT, 0},
+        {"{\"model_max_length\": 48", ENGINE_ERR_FORMAT, 0},
+    };
+    char path[4300];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", mdir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unlink(path);
+        if (cases[i].json) {
+            FILE *f = fopen(path, "w");
+            if (!f || fputs(cases[i].json, f) == EOF || fclose(f) != 0) {
+                tap_ok(false, "cannot write %s", path);
+                return;
+            }
+        }
+        classifier_options opt;
+        classifier_options_init(&opt);
+        opt.threads = 1;
+        classifier *c = NULL;
+        engine_err err = {0};
+        engine_status st = classifier_new(mdir, &opt, &c, &err);
+        if (cases[i].st == ENGINE_OK)
+            tap_ok(st == ENGINE_OK && classifier_max_tokens(c) == cases[i].want,
+                   "max_tokens 0 with tokenizer_config.json %s: %zu (want %zu)",
+                   cases[i].json ? cases[i].json : "absent", c ? classifier_max_tokens(c) : 0, cases[i].want);
+        else
+            tap_ok(st == cases[i].st && strstr(err.msg, "tokenizer_config.json"),
+                   "tokenizer_config.json %s is refused naming the file: %s", cases[i].json, err.msg);
+        classifier_free(c);
+    }
+    /* an explicit max_tokens wins over the model's */
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("{\"model_max_length\": 48}", f);
+        fclose(f);
+    }
+    classifier_options opt;
+    classifier_options_init(&opt);
+    opt.threads = 1;
+    opt.max_tokens = 100;
+    classifier *c = NULL;
+    engine_err err = {0};
+    tap_ok(classifier_new(mdir, &opt, &c, &err) == ENGINE_OK && classifier_max_tokens(c) == 100,
+           "an explicit max_tokens wins over model_max_length");
+    classifier_free(c);
+    unlink(path);
+}
+
 /* batch_tokens, batch_wait_ms: packing and waiting, told by the counters */
 static void test_batching(const char *mdir, classifier_options opt)
 {
@@ -438,6 +499,7 @@ int main(void)
 
     opt.queue_length = 64;
     test_batching(mdir, opt);
+    test_model_max_tokens(mdir);
     clf = NULL;
 
     /* the whole forward pass: portable kernels against each SIMD table, on

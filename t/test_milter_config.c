@@ -32,7 +32,7 @@ static const struct bad bad[] = {
     {"threads = 4x\n", "test.conf:1: threads: not an integer"},
     {"threads = 5000\n", "test.conf:1: threads: 5000 out of range 0..1024"},
     {"threads = -1\n", "test.conf:1: threads: -1 out of range"},
-    {"max_tokens = 4\n", "test.conf:1: max_tokens: 4 out of range 8..131072"},
+    {"max_tokens = 131073\n", "test.conf:1: max_tokens: 131073 out of range 0..131072"},
     {"threads =\n", "test.conf:1: threads: empty value"},
     {"batch_tokens = -1\n", "test.conf:1: batch_tokens: -1 out of range 0..1048576"},
     {"batch_tokens = 1048577\n", "test.conf:1: batch_tokens: 1048577 out of range 0..1048576"},
@@ -186,7 +186,7 @@ static void test_values(void)
     tap_ok(!strcmp(c->trusted_networks, "none"), "empty network list");
     tap_ok(c->on_overload == MILTER_FAIL_ACCEPT, "failure action");
     tap_ok(!strcmp(c->user, "mail"), "tabs around '=' and no final newline");
-    tap_ok(c->max_tokens == 512 && c->on_error == MILTER_FAIL_ACCEPT, "unset keys keep defaults");
+    tap_ok(c->max_tokens == 0 && c->on_error == MILTER_FAIL_ACCEPT, "unset keys keep defaults");
 
     /* -e output parses back to the same effective config */
     char *out = NULL;
@@ -238,7 +238,7 @@ static void test_defaults(void)
     tap_ok(d != NULL, "every built-in default parses");
     if (!d)
         return;
-    tap_ok(d->max_tokens == 512, "max_tokens default 512");
+    tap_ok(d->max_tokens == 0, "max_tokens default 0 (the model's own)");
     tap_ok(d->batch_tokens == 0, "batch_tokens default 0 (the device's own size)");
     tap_ok(d->batch_wait_ms > 0 && d->batch_wait_ms <= 2, "batch_wait_ms default small (%g ms)", d->batch_wait_ms);
     {
@@ -351,11 +351,65 @@ static void test_docs(void)
     free(man);
 }
 
+/* The size syntax that llmspam extract --max-message-bytes reuses. */
+static void test_sizes(void)
+{
+    long b = 0;
+    tap_ok(milter_config_parse_size("1M", &b) && b == 1048576, "size 1M");
+    tap_ok(milter_config_parse_size("64k", &b) && b == 65536, "size 64k");
+    tap_ok(milter_config_parse_size("2G", &b) && b == 2147483648L, "size 2G");
+    tap_ok(milter_config_parse_size("4096", &b) && b == 4096, "size in bytes");
+    tap_ok(!milter_config_parse_size("1x", &b) && !milter_config_parse_size("", &b) &&
+               !milter_config_parse_size("M", &b) && !milter_config_parse_size("-1k", &b) &&
+               !milter_config_parse_size("99999999999999999999G", &b),
+           "bad sizes are refused");
+}
+
+/* SIGHUP's guard against a half-written file. */
+static void test_reload_check(void)
+{
+    char *errs = NULL, why[512];
+    milter_config *run = parse("threads = 2\nmode = tag\n", &errs);
+    free(errs);
+    milter_config *empty = parse("", &errs);
+    free(errs);
+    milter_config *comments = parse("# nothing but a comment\n\n", &errs);
+    free(errs);
+    milter_config *cut = parse("threads = 2\nmode = ta", &errs); /* mid-save: "ta" is not a mode */
+    free(errs);
+    milter_config *cut2 = parse("threads = 2\nmode = tag", &errs); /* valid, but the newline is missing */
+    free(errs);
+    milter_config *fewer = parse("threads = 2\n", &errs);
+    free(errs);
+    if (!tap_ok(run && empty && comments && !cut && cut2 && fewer, "the reload fixtures parse as expected"))
+        goto out;
+    tap_ok(run->keys_set == 2 && empty->keys_set == 0 && comments->keys_set == 0 && fewer->keys_set == 1,
+           "keys_set counts the keys a file sets");
+    tap_ok(!milter_config_reload_check(run, empty, why, sizeof why) && strstr(why, "sets no key"),
+           "reload from an empty file is refused: %s", why);
+    tap_ok(!milter_config_reload_check(run, comments, why, sizeof why), "reload from comments only is refused");
+    tap_ok(!milter_config_reload_check(run, cut2, why, sizeof why) && strstr(why, "no newline"),
+           "reload from a file without its final newline is refused: %s", why);
+    tap_ok(milter_config_reload_check(run, fewer, why, sizeof why), "a complete file with fewer keys reloads");
+    tap_ok(milter_config_reload_check(run, run, why, sizeof why), "the same file reloads");
+    tap_ok(milter_config_reload_check(empty, comments, why, sizeof why),
+           "from all defaults, an empty file may replace an empty one");
+out:
+    milter_config_free(run);
+    milter_config_free(empty);
+    milter_config_free(comments);
+    milter_config_free(cut);
+    milter_config_free(cut2);
+    milter_config_free(fewer);
+}
+
 int main(void)
 {
     test_errors();
     test_values();
     test_defaults();
     test_docs();
+    test_sizes();
+    test_reload_check();
     return tap_done();
 }

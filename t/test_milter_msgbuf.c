@@ -42,6 +42,17 @@ int main(void)
     tap_ok(!strncmp(msgbuf_data(m), "Subject: big\r\n\r\nxxx", 19), "the prefix is kept");
     tap_ok(strlen(msgbuf_data(m)) == 1024, "NUL-terminated at the cap");
     msgbuf_free(m);
+
+    /* a body that fills the cap exactly: whole until one more byte comes */
+    m = msgbuf_new(64);
+    msgbuf_add_header(m, "Subject", "x"); /* 12 bytes */
+    msgbuf_end_headers(m);                /* 14 */
+    memset(chunk, 'y', 50);
+    more = msgbuf_add_body(m, chunk, 50);  /* 64: exactly the cap */
+    tap_ok(more && msgbuf_len(m) == 64 && !msgbuf_truncated(m), "exactly cap bytes: whole, more may come");
+    more = msgbuf_add_body(m, chunk, 1);
+    tap_ok(!more && msgbuf_truncated(m) && msgbuf_len(m) == 64, "one byte past the cap: truncated, full");
+    msgbuf_free(m);
     msgbuf_free(NULL);
     return tap_done();
 }

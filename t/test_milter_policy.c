@@ -64,7 +64,7 @@ int main(void)
 {
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const struct row *r = &rows[i];
-        policy p = {r->tag, r->tempfail, r->reject, r->mode, 0, 0, 0};
+        policy p = {r->tag, r->tempfail, r->reject, r->mode, 0, 0, 0, MILTER_EMPTY_ACCEPT};
         policy_verdict v = policy_decide(&p, r->score);
         tap_ok(v.action == r->action && v.verdict == r->verdict && v.headers == r->headers &&
                    v.flag == r->flag,
@@ -76,7 +76,8 @@ int main(void)
     for (size_t i = 0; i < sizeof frows / sizeof frows[0]; i++) {
         const struct frow *f = &frows[i];
         for (int why = POLICY_FAIL_ERROR; why <= POLICY_FAIL_OVERLOAD; why++) {
-            policy p = {.5, OFF, OFF, f->mode, MILTER_FAIL_ACCEPT, MILTER_FAIL_ACCEPT, MILTER_FAIL_ACCEPT};
+            policy p = {.5, OFF, OFF, f->mode, MILTER_FAIL_ACCEPT, MILTER_FAIL_ACCEPT, MILTER_FAIL_ACCEPT,
+                        MILTER_EMPTY_ACCEPT};
             if (why == POLICY_FAIL_ERROR)
                 p.on_error = f->on;
             else if (why == POLICY_FAIL_TIMEOUT)
@@ -90,6 +91,28 @@ int main(void)
                    policy_action_name(v.action), v.headers);
         }
     }
+    /* no text: empty_text, then the mode; never a score */
+    static const struct erow {
+        milter_mode mode;
+        milter_emptyaction on;
+        policy_action action, verdict;
+        bool headers, flag;
+    } erows[] = {
+        {MILTER_MODE_ENFORCE, MILTER_EMPTY_ACCEPT, POLICY_ACCEPT, POLICY_ACCEPT, true, false},
+        {MILTER_MODE_ENFORCE, MILTER_EMPTY_TAG, POLICY_TAG, POLICY_TAG, true, true},
+        {MILTER_MODE_ENFORCE, MILTER_EMPTY_REJECT, POLICY_REJECT, POLICY_REJECT, false, false},
+        {MILTER_MODE_TAG, MILTER_EMPTY_REJECT, POLICY_TAG, POLICY_REJECT, true, true},
+        {MILTER_MODE_MONITOR, MILTER_EMPTY_TAG, POLICY_ACCEPT, POLICY_TAG, false, false},
+    };
+    for (size_t i = 0; i < sizeof erows / sizeof erows[0]; i++) {
+        const struct erow *e = &erows[i];
+        /* thresholds that any score would cross: they must not matter */
+        policy p = {0, 0, 0, e->mode, MILTER_FAIL_ACCEPT, MILTER_FAIL_ACCEPT, MILTER_FAIL_ACCEPT, e->on};
+        policy_verdict v = policy_on_empty(&p);
+        tap_ok(v.action == e->action && v.verdict == e->verdict && v.headers == e->headers && v.flag == e->flag,
+               "%s empty_text=%d -> %s/%s headers=%d flag=%d", milter_mode_name(e->mode), (int)e->on,
+               policy_action_name(v.action), policy_action_name(v.verdict), v.headers, v.flag);
+    }
     /* the defaults: on_overload tempfails, the others accept */
     milter_config *c = milter_config_defaults();
     policy p;
@@ -97,6 +120,7 @@ int main(void)
     tap_ok(policy_on_failure(&p, POLICY_FAIL_OVERLOAD).action == POLICY_TEMPFAIL, "default on_overload tempfails");
     tap_ok(policy_on_failure(&p, POLICY_FAIL_TIMEOUT).action == POLICY_ERROR, "default on_timeout accepts");
     tap_ok(policy_on_failure(&p, POLICY_FAIL_ERROR).action == POLICY_ERROR, "default on_error accepts");
+    tap_ok(policy_on_empty(&p).action == POLICY_ACCEPT, "default empty_text accepts");
     milter_config_free(c);
     return tap_done();
 }

@@ -309,6 +309,78 @@ struct job {
     int mismatches;
 };
 
+/* A prefix cut inside the header block (mime_options.cut), and header
+ * fields over MIME_MAX_HEADER_BYTES. */
+static void test_header_bounds(void)
+{
+    mime_flags f;
+    size_t l;
+    /* 1. cut in the middle of a field name: the headers before it render
+     * with cut; without it (a whole message ending so) nothing changes */
+    const char *pfx = "Subject: hello\nFrom: Alice <a@example.com>\nX-Pad-1: x\nX-Pa";
+    mime_options o = {0};
+    char *plain = render(pfx, strlen(pfx), &o, &f, &l);
+    o.cut = true;
+    char *cut = render(pfx, strlen(pfx), &o, &f, &l);
+    tap_ok(cut && !strcmp(cut, "Subject: hello\nFrom: Alice <a@example.com>"),
+           "cut inside a field name: the headers before it render ('%s')", cut ? cut : "(null)");
+    tap_ok(plain && !strcmp(plain, ""), "the same bytes as a whole message render as before ('%s')",
+           plain ? plain : "(null)");
+    free(plain);
+    free(cut);
+    /* a cut in the body, or after a field's colon, is rendered as without cut */
+    const char *cases[] = {"Subject: hi\nFrom: b\n\nbody text, cut here", "Subject: hi\nFrom: b\nX-Pad: x",
+                           "Subject: hi\nFrom: b\n\tcontinued"};
+    for (size_t i = 0; i < 3; i++) {
+        o.cut = false;
+        char *a = render(cases[i], strlen(cases[i]), &o, &f, &l);
+        o.cut = true;
+        char *b = render(cases[i], strlen(cases[i]), &o, &f, &l);
+        tap_ok(a && b && !strcmp(a, b), "cut case %zu renders as without cut ('%s')", i, b ? b : "(null)");
+        free(a);
+        free(b);
+    }
+
+    /* 2. header fields: one just under the bound renders in full; one over
+     * it is cut to the bound, in the message and in a MIME part */
+    struct buf b = {0};
+    adds(&b, "From: Alice <a@example.com>\nSubject: ");
+    size_t under = MIME_MAX_HEADER_BYTES - strlen("Subject: ") - 1;
+    for (size_t i = 0; i < under; i++)
+        adds(&b, "x");
+    adds(&b, "\n\nbody\n");
+    o = (mime_options){.max_text_bytes = 1 << 20};
+    char *t = render(b.p, b.n, &o, &f, &l);
+    tap_ok(t && l == strlen("From: Alice <a@example.com>\nSubject: ") + under + strlen("\n\nbody") &&
+               f.parse_defects == 0,
+           "a field of just under MIME_MAX_HEADER_BYTES renders whole (%zu bytes, %u defects)", l,
+           f.parse_defects);
+    free(t);
+    b.n = 0;
+    adds(&b, "From: Alice <a@example.com>\nSubject: ");
+    for (size_t i = 0; i < 3 * (size_t)MIME_MAX_HEADER_BYTES / 10; i++)
+        adds(&b, "word word ");
+    adds(&b, "\n\tand a continuation line\nX-After: kept\n\nthe body\n");
+    t = render(b.p, b.n, &o, &f, &l);
+    const char *body = t ? strstr(t, "\n\nthe body") : NULL;
+    tap_ok(t && body && (size_t)(body - t) < MIME_MAX_HEADER_BYTES + 64 && !strstr(t, "continuation") &&
+               f.parse_defects == 1,
+           "a 3x longer Subject is cut at the bound, the body still renders (%zu bytes, %u defects)", l,
+           f.parse_defects);
+    free(t);
+    b.n = 0;
+    adds(&b, "Subject: parts\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain\nX-Huge: ");
+    for (size_t i = 0; i < 3 * (size_t)MIME_MAX_HEADER_BYTES / 10; i++)
+        adds(&b, "word word ");
+    adds(&b, "\n\nthe part's text\n--q--\n");
+    t = render(b.p, b.n, &o, &f, &l);
+    tap_ok(t && !strcmp(t, "Subject: parts\n\nthe part's text") && f.parse_defects == 1,
+           "an over-long part header is cut; the part renders ('%.40s', %u defects)", t ? t : "(null)",
+           f.parse_defects);
+    free(t);
+    free(b.p);
+}
+
 static void *worker(void *arg)
 {
     struct job *j = arg;
@@ -385,6 +457,7 @@ int main(void)
     test_api();
     test_bounds();
     test_flags();
+    test_header_bounds();
     test_threads();
     return tap_done();
 }

@@ -74,7 +74,8 @@ static void usage(FILE *out)
             "                       max_message_bytes, max_text_bytes, render_headers\n"
             "                       and spam_label from an llmspam.conf\n"
             "  --tag-threshold X    the threshold to report at (default %g)\n"
-            "  --max-tokens N       tokens per message, BOS included (default %ld)\n"
+            "  --max-tokens N       tokens per message, BOS included (default: the config's\n"
+            "                       max_tokens; %ld = the model's own length)\n"
             "  --threads T          compute threads (default: every core)\n"
             "  --json               print the results as one JSON object\n"
             "  --plot FILE.svg      draw the ROC curve and the score histograms\n"
@@ -309,27 +310,6 @@ static void conf_from(eval_conf *c, const milter_config *mc, bool from_file)
     /* without a file the model is --model's and any label name may do */
     c->spam_label = from_file ? mc->spam_label : NULL;
     c->model = from_file ? mc->model : NULL;
-}
-
-/* A size as written on the command line: digits with an optional k/M/G. */
-static bool parse_size(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    if (!isdigit((unsigned char)*s))
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    unsigned long long mul = 1;
-    if (*end == 'k' || *end == 'K')
-        mul = 1ull << 10, end++;
-    else if (*end == 'M' || *end == 'm')
-        mul = 1ull << 20, end++;
-    else if (*end == 'G' || *end == 'g')
-        mul = 1ull << 30, end++;
-    if (errno || *end || v > SIZE_MAX / mul)
-        return false;
-    *out = (size_t)(v * mul);
-    return true;
 }
 
 static bool parse_threshold(const char *s, double *out)
@@ -692,10 +672,12 @@ int cmd_eval(int argc, char **argv)
             tag_given = true;
         } else if (!strcmp(a, "--max-tokens")) {
             NEED_VAL();
-            if (!parse_size(val, &max_tokens_arg) || max_tokens_arg == 0) {
+            long mt = 0; /* digits with an optional k/M/G, as llmspam.conf writes sizes */
+            if (!milter_config_parse_size(val, &mt) || mt == 0) {
                 rc = fail_usage("--max-tokens must be a positive number", val);
                 goto out;
             }
+            max_tokens_arg = (size_t)mt;
         } else if (!strcmp(a, "--threads")) {
             NEED_VAL();
             char *end;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "milter/llmspam_conf.h"
 #include "mime/render.h"
 
 struct extract {
@@ -47,7 +48,8 @@ static void extract_usage(FILE *out)
         "                          (default \"%s\")\n"
         "  --max-text-bytes N      cap the text at N bytes (default %d)\n"
         "  --max-message-bytes N   render only the first N bytes of each message,\n"
-        "                          as the milter does (default: all of it)\n"
+        "                          as the milter does (default: all of it); N as in\n"
+        "                          llmspam.conf: bytes, or with k, M or G (1M)\n"
         "  --mbox FILE             read the messages of an mbox (\"From \" lines);\n"
         "                          each is named FILE#N (N from 1)\n"
         "  --maildir DIR           read DIR/cur and DIR/new (or DIR's files)\n"
@@ -72,13 +74,16 @@ static bool parse_size(const char *s, size_t *out)
 
 static void emit(struct extract *x, const char *name, const char *raw, size_t len)
 {
-    if (x->max_message_bytes && len > x->max_message_bytes)
+    mime_options opt = x->opt;
+    if (x->max_message_bytes && len > x->max_message_bytes) {
         len = x->max_message_bytes;
+        opt.cut = true; /* as the milter renders a message over its cap */
+    }
     char *text = NULL;
     size_t text_len = 0;
     mime_flags f;
     engine_err err;
-    engine_status st = mime_render(raw, len, &x->opt, &text, &text_len, &f, &err);
+    engine_status st = mime_render(raw, len, &opt, &text, &text_len, &f, &err);
     if (st != ENGINE_OK) {
         fprintf(stderr, "llmspam extract: %s: %s\n", name, err.msg);
         x->failures++;
@@ -223,12 +228,17 @@ int cmd_extract(int argc, char **argv)
                 return 2;
             }
             break;
-        case O_MAXMSG:
-            if (!parse_size(optarg, &x.max_message_bytes) || x.max_message_bytes == 0) {
-                fprintf(stderr, "llmspam extract: --max-message-bytes: '%s' is not a positive number\n", optarg);
+        case O_MAXMSG: {
+            /* the config's own size syntax (1M, 64k), as in max_message_bytes */
+            long b;
+            if (!milter_config_parse_size(optarg, &b) || b <= 0) {
+                fprintf(stderr, "llmspam extract: --max-message-bytes: '%s' is not a size (bytes, or with k, M, G)\n",
+                        optarg);
                 return 2;
             }
+            x.max_message_bytes = (size_t)b;
             break;
+        }
         case O_MBOX:
             mbox = optarg;
             break;
