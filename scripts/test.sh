@@ -60,7 +60,7 @@ done
 # The parity tests again on the portable path, in the release build. Their
 # first results are set aside while they rerun, and the rerun's are kept in
 # _build/release/cap-portable, so tap-summary.sh counts both.
-parity="t/parity t/demo-model"
+parity="t/parity t/demo_model"
 rel=_build/release
 if [ "$level" != portable ] && [ -f "$rel/Makefile" ]; then
     keep="$rel/cap-portable.keep"

@@ -13,7 +13,7 @@
  * must succeed after the backend's reset with the first one's answer.
  * TAP on stdout, ending with one "# json {...}" line of the figures (for
  * t/cuda/gpu-check.sh; a figure that is not finite is null). Without a usable GPU (or module), "1..0 # SKIP why" and
- * exit 77. Run by t/cuda-gpu.sh and t/cuda/gpu-check.sh, never alone by
+ * exit 77. Run by t/cuda_gpu.sh and t/cuda/gpu-check.sh, never alone by
  * make check (it needs a GPU).
  *
  * usage: cuda_compare MODEL_DIR [MAX_TOKENS [NSEQ [SEED]]]

@@ -4,7 +4,7 @@
 # here with awk), with `llmspam classify` on `llmspam extract`'s text, and
 # with the threshold given by --tag-threshold or --config. The model is a
 # generated one (random weights): only consistency is tested here; the demo
-# model's accuracy is tested by t/demo-model.sh.
+# model's accuracy is tested by t/demo_model.sh.
 . "$top_srcdir/t/lib/tap.sh"
 tok="$top_srcdir/models/tokenizer/tokenizer.json"
 data="$top_srcdir/t/data/mime"

@@ -2,12 +2,12 @@
 # committed reference t/data/ref/NAME.json: regenerate its model with
 # llmspam mkmodel, check the sha256 the references were made from (a
 # mismatch means mkmodel changed and the references are stale: rerun
-# t/ref/make_model_refs.py), then run every case through t/parity-check.
+# t/ref/make_model_refs.py), then run every case through t/parity_check.
 . "$top_srcdir/t/lib/tap.sh"
-check="$top_builddir/t/parity-check"
+check="$top_builddir/t/parity_check"
 tok="$top_srcdir/models/tokenizer/tokenizer.json"
 list="$top_srcdir/t/ref/models.list"
-[ -x "$check" ] || skip_all "t/parity-check not built"
+[ -x "$check" ] || skip_all "t/parity_check not built"
 [ -f "$tok" ] || skip_all "no $tok"
 command -v sha256sum >/dev/null || skip_all "no sha256sum"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/llmspam-parity.XXXXXX") || skip_all "no temporary directory"

@@ -1,5 +1,5 @@
 -- lib.lua: helpers shared by the llmspam miltertest scripts. The runner
--- (t/milter-miltertest.sh) passes globals with -D: sock, and per script
+-- (t/milter_miltertest.sh) passes globals with -D: sock, and per script
 -- the message file and the expected values computed with llmspam classify.
 
 -- miltertest does not always show a script's error text: print it first

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make_model_refs: reference outputs of transformers' LlamaForSequenceClassification
 for the generated models of t/ref/models.list, written as t/data/ref/NAME.json and
-checked by t/parity.sh (through t/parity-check). Run by hand with the venv, never by
+checked by t/parity.sh (through t/parity_check). Run by hand with the venv, never by
 make check:
 
   /opt/llmspam-venv/bin/python t/ref/make_model_refs.py --llmspam BUILDDIR/llmspam

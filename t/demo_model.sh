@@ -1,4 +1,4 @@
-# demo-model.sh: the committed demo classifier (models/demo) is what
+# demo_model.sh: the committed demo classifier (models/demo) is what
 # MODEL_CARD.md says it is and works end to end: it passes the engine's
 # checks, has the full Llama 3 vocabulary and tokenizer, fits the size
 # budget, and through `llmspam eval` (render, tokenize, classify: the milter's

@@ -1,5 +1,5 @@
 #!/bin/sh
-# milter-cli.sh: llmspam-milter's command line and start-up rules, without
+# milter_cli.sh: llmspam-milter's command line and start-up rules, without
 # an MTA: -n (exit 0 / 78, file:line), -e, -S, -t against llmspam classify,
 # -V; and the daemon's start-up: detaching with a pidfile, a socket in use
 # is refused, a stale socket is replaced, a regular file is never removed,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# milter-miltertest.sh: the real llmspam-milter daemon driven by miltertest
+# milter_miltertest.sh: the real llmspam-milter daemon driven by miltertest
 # (Debian package miltertest) Lua scripts in t/miltertest/, one daemon per
 # configuration. Thresholds sit between scores computed with llmspam
 # classify on a tiny model generated here. Every daemon started is stopped.

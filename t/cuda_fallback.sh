@@ -1,4 +1,4 @@
-# cuda-fallback.sh: device = auto falls back to the CPU, answers exactly as
+# cuda_fallback.sh: device = auto falls back to the CPU, answers exactly as
 # device = cpu, and says why (no GPU visible, no module, a broken module);
 # device = cuda without a GPU is an error that says so; a malformed device
 # is refused. CUDA_VISIBLE_DEVICES is emptied, so this holds on GPU hosts too.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# milter-postfix.sh: llmspam-milter behind a real, private Postfix instance
+# milter_postfix.sh: llmspam-milter behind a real, private Postfix instance
 # (t/lib/postfix.sh: own config and queue in a temp dir, smtpd on a high
 # port of 127.0.0.1, virtual(8) delivery into a maildir, maillog_file),
 # messages sent with swaks. Thresholds sit between scores computed with

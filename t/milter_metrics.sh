@@ -1,5 +1,5 @@
 #!/bin/sh
-# milter-metrics.sh: the "metrics" endpoint of the real daemon, scraped with
+# milter_metrics.sh: the "metrics" endpoint of the real daemon, scraped with
 # curl while miltertest sends it mail: the counters move exactly as the
 # messages did (actions, labels, tokens, histograms), reloads and a timeout
 # are counted, a scraper that never sends its request does not hold up

@@ -1,11 +1,11 @@
 /*
- * parity-check: compare the engine with the committed transformers
+ * parity_check: compare the engine with the committed transformers
  * references of one generated model (t/data/ref/NAME.json, written by
  * t/ref/make_model_refs.py). Used by t/parity.sh:
  *
- *   parity-check MODEL_DIR FIXTURE.json   run every case; exit 0 if all agree
- *   parity-check --args FIXTURE.json      print the mkmodel arguments, one a line
- *   parity-check --sha FIXTURE.json       print model and config sha256, one a line
+ *   parity_check MODEL_DIR FIXTURE.json   run every case; exit 0 if all agree
+ *   parity_check --args FIXTURE.json      print the mkmodel arguments, one a line
+ *   parity_check --sha FIXTURE.json       print model and config sha256, one a line
  *
  * Acceptance (issue 2, section 6), per case and label:
  *   |logit - transformers float32 logit|       <= 2e-3
@@ -89,12 +89,12 @@ static int print_list(const cJSON *fx, const char *mode)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: parity-check MODEL_DIR FIXTURE.json | --args|--sha FIXTURE.json\n");
+        fprintf(stderr, "usage: parity_check MODEL_DIR FIXTURE.json | --args|--sha FIXTURE.json\n");
         return 2;
     }
     cJSON *fx = load_json(argv[2]);
     if (!fx) {
-        fprintf(stderr, "parity-check: %s: cannot read or parse\n", argv[2]);
+        fprintf(stderr, "parity_check: %s: cannot read or parse\n", argv[2]);
         return 2;
     }
     if (!strcmp(argv[1], "--args") || !strcmp(argv[1], "--sha")) {
@@ -107,12 +107,12 @@ int main(int argc, char **argv)
     const cJSON *jn = cJSON_GetObjectItemCaseSensitive(fx, "num_labels");
     const cJSON *jp = cJSON_GetObjectItemCaseSensitive(fx, "problem_type");
     if (!cJSON_IsArray(cases) || !cJSON_IsNumber(jn) || !cJSON_IsString(jp)) {
-        fprintf(stderr, "parity-check: %s: no cases, num_labels or problem_type\n", argv[2]);
+        fprintf(stderr, "parity_check: %s: no cases, num_labels or problem_type\n", argv[2]);
         cJSON_Delete(fx);
         return 2;
     }
     if (cJSON_GetArraySize(cases) < 1) {
-        fprintf(stderr, "parity-check: %s: the reference has no cases\n", argv[2]);
+        fprintf(stderr, "parity_check: %s: the reference has no cases\n", argv[2]);
         cJSON_Delete(fx);
         return 2;
     }
@@ -131,7 +131,7 @@ int main(int argc, char **argv)
     classifier *cl = NULL;
     engine_err err;
     if (classifier_new(argv[1], &opt, &cl, &err) != ENGINE_OK) {
-        fprintf(stderr, "parity-check: %s\n", err.msg);
+        fprintf(stderr, "parity_check: %s\n", err.msg);
         cJSON_Delete(fx);
         return 2;
     }

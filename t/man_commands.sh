@@ -1,4 +1,4 @@
-# man-commands.sh: llmspam(1) documents every command that llmspam --help
+# man_commands.sh: llmspam(1) documents every command that llmspam --help
 # lists, and every long option that each command's --help lists.
 . "$top_srcdir/t/lib/tap.sh"
 page="$top_srcdir/man/llmspam.1"

@@ -1,4 +1,4 @@
-# cuda-gpu.sh: where a GPU is present, the CUDA backend against the CPU
+# cuda_gpu.sh: where a GPU is present, the CUDA backend against the CPU
 # (t/cuda_compare: logits within 2e-2, probabilities within 1e-2, batched
 # as alone) on generated tiny checkpoints that reach each attention path
 # (head_dim 16, 64 and 128 tiled; 8 and 24 generic), F32 weights, three

@@ -1,4 +1,4 @@
-# cuda-build.sh: the CUDA module was built with nvcc and is loadable: it
+# cuda_build.sh: the CUDA module was built with nvcc and is loadable: it
 # exports exactly llmspam_backend_cuda_new and llmspam_cuda_bind, needs no
 # engine symbol from its host (the programs export none), carries device
 # code, and links cuBLASLt. SKIP when configure found no nvcc.
