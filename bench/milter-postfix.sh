@@ -54,13 +54,7 @@ pct() { sed -n "$(( ($1 * 40 + 99) / 100 ))p" "$T/sample"; }
 TAG=$(pct 50) TF=$(pct 85) RJ=$(pct 95)
 awk "BEGIN { exit !($TAG < $TF && $TF < $RJ) }" || { TF=$(calc "$TAG + ($RJ - $TAG) / 2"); }
 
-SOCK=$T/run/llmspam.sock
-cat > "$T/llmspam.conf" <<EOF2
-socket = unix:$SOCK
-socket_group = postfix
-pidfile = $T/run/llmspam.pid
-user = $(milter_user)
-model = $T/model
+{ milter_postfix_conf "$T/model"; cat <<EOF2
 trusted_networks = none
 tag_threshold = $TAG
 tempfail_threshold = $TF
@@ -68,6 +62,7 @@ reject_threshold = $RJ
 queue_length = 256
 log_level = info
 EOF2
+} > "$T/llmspam.conf"
 PORT=$(pf_free_port)
 pf_setup "$T/pf" "$PORT" "$SOCK"
 

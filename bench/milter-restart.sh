@@ -46,18 +46,13 @@ elif [ -z "$MODEL" ]; then
     MODEL=$T/model
 fi
 
-SOCK=$T/run/llmspam.sock
-cat > "$T/llmspam.conf" <<EOF2
-socket = unix:$SOCK
-socket_group = postfix
-pidfile = $T/run/llmspam.pid
-user = $(milter_user)
-model = $MODEL
+{ milter_postfix_conf "$MODEL"; cat <<EOF2
 threads = 2
 trusted_networks = none
 queue_length = 256
 log_level = info
 EOF2
+} > "$T/llmspam.conf"
 PORT=$(pf_free_port)
 pf_setup "$T/pf" "$PORT" "$SOCK"
 

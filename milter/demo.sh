@@ -45,18 +45,13 @@ else
     TAG=0.5
     RJ=0.9
 fi
-SOCK=$T/run/llmspam.sock
-cat > "$T/llmspam.conf" <<EOF2
-socket = unix:$SOCK
-socket_group = postfix
-pidfile = $T/run/llmspam.pid
-user = $(milter_user)
-model = $MODEL
+{ milter_postfix_conf "$MODEL"; cat <<EOF2
 # swaks connects from 127.0.0.1: scan it
 trusted_networks = none
 tag_threshold = $TAG
 subject_prefix = [SPAM]
 EOF2
+} > "$T/llmspam.conf"
 echo "== llmspam-milter -n"
 "$MILTER" -n -c "$T/llmspam.conf" || exit 1
 start_milter "$T/llmspam.conf" "$T/milter.log" || { cat "$T/milter.log"; exit 1; }

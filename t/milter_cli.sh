@@ -10,8 +10,7 @@
 . "$top_srcdir/t/lib/tap.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
-[ -x "$MILTER" ] || skip_all "llmspam-milter not built"
-[ -x "$LLMSPAM" ] || skip_all "llmspam not built"
+milter_need_built
 
 milter_tmpdir cli
 milter_mkmodel 5

@@ -16,30 +16,21 @@
 
 why=$(pf_available) || skip_all "$why"
 command -v swaks >/dev/null 2>&1 || skip_all "swaks not installed (Debian package swaks)"
-[ -x "$MILTER" ] || skip_all "llmspam-milter not built"
-[ -x "$LLMSPAM" ] || skip_all "llmspam not built"
+milter_need_built
 
 milter_tmpdir pf
 MSG="$top_srcdir/t/miltertest/msg"
 TOK="$top_srcdir/models/tokenizer/tokenizer.json"
 
 milter_mkmodel 7
-pick_ham_spam "$T/model" "$MSG" "$T"
-awk "BEGIN { exit !($SS - $HS > 0.004) }" || skip_all "the generated model scores the messages too alike ($HS, $SS)"
-MID=$(calc "($HS + $SS) / 2")
+milter_pick "$MSG"
 HAMS=$(fmt3 "$HS") SPAMS=$(fmt3 "$SS")
 diag "ham $(basename "$HAM") $HAMS, spam $(basename "$SPAM") $SPAMS, tag_threshold $MID"
 # the ham again with forged verdict headers on top
 { printf 'X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=1.000 required=0.500\r\n'; cat "$HAM"; } > "$T/forged.eml"
 
-SOCK=$T/run/llmspam.sock
 write_conf() { # write_conf [extra key = value lines]
-    cat > "$T/llmspam.conf" <<EOF2
-socket = unix:$SOCK
-socket_group = postfix
-pidfile = $T/run/llmspam.pid
-user = $(milter_user)
-model = $T/model
+    { milter_postfix_conf "$T/model"; cat <<EOF2
 threads = 1
 # swaks connects from 127.0.0.1: scan it
 trusted_networks = none
@@ -47,6 +38,7 @@ tag_threshold = $MID
 subject_prefix = [SPAM]
 $1
 EOF2
+    } > "$T/llmspam.conf"
 }
 write_conf ""
 start_milter "$T/llmspam.conf" "$T/milter.log"

@@ -32,6 +32,35 @@ milter_cleanup() {
     [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 
+# milter_need_built: skip the whole test unless both programs are built.
+milter_need_built() {
+    [ -x "$MILTER" ] || skip_all "llmspam-milter not built"
+    [ -x "$LLMSPAM" ] || skip_all "llmspam not built"
+}
+
+# milter_pick MSGDIR: pick_ham_spam with $T/model into $T; skip when the
+# generated model scores them too alike; MID halfway between HS and SS.
+milter_pick() {
+    pick_ham_spam "$T/model" "$1" "$T"
+    awk "BEGIN { exit !($SS - $HS > 0.004) }" || skip_all "the generated model scores the messages too alike ($HS, $SS)"
+    MID=$(calc "($HS + $SS) / 2")
+}
+
+# milter_postfix_conf MODEL: the first lines of the llmspam.conf of a daemon
+# behind the private Postfix (postfix.sh): the socket SOCK (set here:
+# $T/run/llmspam.sock, group postfix), the pidfile in $T/run, the user,
+# the model. Call it in the current shell (not in $(...)) so SOCK is set.
+milter_postfix_conf() {
+    SOCK=$T/run/llmspam.sock
+    cat <<EOF2
+socket = unix:$SOCK
+socket_group = postfix
+pidfile = $T/run/llmspam.pid
+user = $(milter_user)
+model = $1
+EOF2
+}
+
 # milter_mkmodel SEED: a generated tiny ham/spam checkpoint in $T/model.
 milter_mkmodel() {
     "$LLMSPAM" mkmodel --preset tiny --labels ham,spam --seed "$1" \
