@@ -1,0 +1,60 @@
+# default_model.sh: the shipped default classifier (models/default, the one
+# `make install` installs) is what its MODEL_CARD.md says and gives the
+# answers transformers gives: it passes the engine's checks, carries
+# SmolLM2's own tokenizer and its training length, fits the size budget, and
+# through `llmspam eval` (render, tokenize, classify: the milter's pipeline)
+# scores the committed dev-split messages of t/data/demo within 2e-2 of the
+# transformers float32 probabilities committed in t/data/default/ref.tsv
+# (made by t/ref/make_default_refs.py), on whichever CPU path is in use.
+. "$top_srcdir/t/lib/tap.sh"
+model="$top_srcdir/models/default"
+data="$top_srcdir/t/data/demo"
+ref="$top_srcdir/t/data/default/ref.tsv"
+[ -f "$model/model.safetensors" ] || skip_all "no $model/model.safetensors"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/llmspam-default.XXXXXX") || skip_all "no temporary directory"
+trap 'rm -rf "$tmp"' EXIT
+
+size=$(wc -c <"$model/model.safetensors")
+[ "$size" -le 157286400 ]; ok $? "model.safetensors is $size bytes, at most 150 MiB"
+cmp -s "$model/tokenizer.json" "$top_srcdir/t/data/tokenizer/smollm2/tokenizer.json"
+ok $? "tokenizer.json is SmolLM2's own (t/data/tokenizer/smollm2, digits split)"
+grep -q '"LlamaForSequenceClassification"' "$model/config.json" &&
+    grep -q '"vocab_size": 49152' "$model/config.json"
+ok $? "a LlamaForSequenceClassification over SmolLM2's 49152 tokens"
+grep -q '"0": "ham"' "$model/config.json" && grep -q '"1": "spam"' "$model/config.json"
+ok $? "id2label 0 ham, 1 spam"
+grep -q '"model_max_length": 128' "$model/tokenizer_config.json"
+ok $? "tokenizer_config.json model_max_length 128: the length it was trained at"
+miss=0
+for f in dev-ham.txt dev-spam.txt MODEL_CARD.md; do
+    [ -s "$model/$f" ] || { echo "# missing $f"; miss=1; }
+done
+[ $miss -eq 0 ]; ok $? "dev lists and model card present"
+
+bad=0
+for f in "$data"/ham/* "$data"/spam/*; do
+    c=$(basename "$(dirname "$f")")
+    grep -qx "$c/$(basename "$f")" "$model/dev-$c.txt" || { echo "# $f not in dev-$c.txt"; bad=1; }
+done
+[ $bad -eq 0 ]; ok $? "every fixture is from the dev split (never trained on)"
+
+"$LLMSPAM" eval --model "$model" --threads 1 --spam "$data/spam" --ham "$data/ham" --json \
+    --scores "$tmp/scores" >"$tmp/j" 2>"$tmp/err"
+ok $? "llmspam eval loads the default model and scores the fixtures" || cat "$tmp/err"
+sed 's/^/# /' "$tmp/scores"
+# ref.tsv: NAME LABEL PROBABILITY TOKENS, NAME relative to the source tree
+awk -v top="$top_srcdir/" 'NR == FNR { ref[$1] = $3; n++; next }
+     { name = $1; sub("^" top, "", name)
+       if (!(name in ref)) { print "# no reference for", name; bad = 1; next }
+       d = $3 - ref[name]; if (d < 0) d = -d
+       if (d > worst) worst = d
+       if (d > 0.02) { print "# off by", d, name; bad = 1 }
+       seen++ }
+     END { printf "# worst |llmspam - transformers| %.2e over %d messages\n", worst, seen
+           exit bad || seen != n || seen == 0 }' "$ref" "$tmp/scores"
+ok $? "every probability within 2e-2 of transformers float32 (t/data/default/ref.tsv)"
+f=$(ls "$data/spam" | head -n 1)
+"$LLMSPAM" classify --model "$model" --threads 1 --json "$data/spam/$f" >"$tmp/c" 2>"$tmp/err"
+grep -q '"tokens":128,' "$tmp/c"
+ok $? "classify truncates $f at the model's own 128 tokens (max_tokens 0)" || cat "$tmp/c" "$tmp/err"
+done_testing
