@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/compare-spamassassin.sh: the demo model against Apache SpamAssassin
+# bench/compare-spamassassin.sh: a model (the shipped default) against Apache SpamAssassin
 # on the same dev split of the SpamAssassin public corpus. Run by hand (not
 # part of make check or make bench: it needs ../shared and SpamAssassin, and
 # takes minutes).
@@ -11,10 +11,13 @@
 # required_score (5.0). llmspam: `llmspam eval` on the dev lists at
 # tag_threshold 0.5. Both report precision, recall, F1, FPR, ROC AUC and
 # messages/s, single-threaded (one core each), on this machine in this run.
+# llmspam reads max_tokens tokens per message: the model directory's
+# training.json "max_tokens" when it has one (what it was trained with),
+# else 512; MAX_TOKENS=N in the environment overrides it.
 #
 # usage: bench/compare-spamassassin.sh [LLMSPAM [MODEL_DIR [CORPUS_DIR]]]
 #   LLMSPAM     the built llmspam (default: ./llmspam, then llmspam in PATH)
-#   MODEL_DIR   default: models/demo next to this script
+#   MODEL_DIR   default: models/default next to this script (models/demo works too)
 #   CORPUS_DIR  default: ../shared/corpus/spamassassin next to the checkout
 # Installs the Debian package spamassassin with apt-get when it is missing.
 set -eu
@@ -23,12 +26,20 @@ llmspam=${1:-}
 if [ -z "$llmspam" ]; then
     if [ -x ./llmspam ]; then llmspam=./llmspam; else llmspam=llmspam; fi
 fi
-model=${2:-$here/models/demo}
+model=${2:-$here/models/default}
 corpus=${3:-$here/../shared/corpus/spamassassin}
 for f in "$model/dev-ham.txt" "$model/dev-spam.txt"; do
     [ -f "$f" ] || { echo "$f: missing (train/ writes it)" >&2; exit 1; }
 done
 [ -d "$corpus/ham" ] && [ -d "$corpus/spam" ] || { echo "$corpus: no ham/ and spam/" >&2; exit 1; }
+if [ -z "${MAX_TOKENS:-}" ]; then
+    MAX_TOKENS=512
+    if [ -f "$model/training.json" ]; then
+        t=$(tr -d ' \n' <"$model/training.json" | sed -n 's/.*"max_tokens":\([0-9][0-9]*\).*/\1/p')
+        [ -n "$t" ] && MAX_TOKENS=$t
+    fi
+fi
+echo "model: $model, max_tokens $MAX_TOKENS"
 
 if ! command -v sa-learn >/dev/null 2>&1 || ! perl -MMail::SpamAssassin -e1 2>/dev/null; then
     echo "installing spamassassin (apt-get)" >&2
@@ -107,7 +118,7 @@ grep -v -e 'gibberish entry' -e '^t [0-9]' "$tmp/sa.err" >&2 || true
 
 # llmspam on the same messages, one compute thread.
 "$llmspam" eval --model "$model" --root "$corpus" --ham-list "$model/dev-ham.txt" \
-    --spam-list "$model/dev-spam.txt" --threads 1 --json --scores "$tmp/llm-scores" >"$tmp/llm.json"
+    --spam-list "$model/dev-spam.txt" --max-tokens "$MAX_TOKENS" --threads 1 --json --scores "$tmp/llm-scores" >"$tmp/llm.json"
 llm_rate=$(sed 's/.*"messages_per_second":\([^,}]*\).*/\1/' "$tmp/llm.json")
 
 # metrics FILE THRESHOLD RATE NAME: P, R, F1, FPR at the threshold; AUC by pairs.

@@ -189,3 +189,23 @@ def check_tokenizer_parity(llmspam, tokenizer_json, msgs, max_tokens):
 
 def relative_list(msgs, root):
     return [os.path.relpath(m.name, root) for m in msgs]
+
+
+def save_rendered(msgs, path):
+    """Write rendered messages as JSON lines (a cache: rendering is the slow part)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for m in msgs:
+            f.write(json.dumps({"name": m.name, "label": m.label, "text": m.text,
+                                "msgid": m.msgid, "raw_sha": m.raw_sha}) + "\n")
+    os.replace(tmp, path)
+
+
+def load_rendered(path):
+    """The messages save_rendered() wrote, in the same order."""
+    msgs = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            o = json.loads(line)
+            msgs.append(Message(o["name"], o["label"], o["text"], o["msgid"], o["raw_sha"]))
+    return msgs

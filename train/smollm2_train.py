@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""smollm2_train: train the upper layers of SmolLM2 on cached features; save the classifier.
+
+    python train/smollm2_train.py --base BASE_DIR --features FEATURES_DIR \
+        --layers N --split random|source --ckpt CKPT_DIR [--out MODEL_DIR]
+
+The model is a LlamaForSequenceClassification made of the first N layers of
+the base checkpoint (smollm2_base.py). Layers 0..F-1 are frozen and were run
+once by smollm2_features.py; here layers F..N-1, the final norm and a new
+`score` head (2 labels, 0 ham, 1 spam) are trained on those cached
+activations, pooled at the last token as transformers does (padding on the
+right, causal attention, so the last real token sees only real tokens).
+
+Splits (both over the rendered corpus of the features):
+- random: the dev lists of models/demo (--dev-ham, --dev-spam: the Message-ID
+  hash split of train/data.py, 20%) are held out, the rest is trained on;
+- source: train on spam/ + easy_ham/ files, test on spam_2/ + hard_ham/ +
+  easy_ham_2/ (other sources and a later year: an estimate of how the model
+  does on mail unlike its training set).
+
+AdamW, linear warm-up and decay, gradient clipping, float32 master weights
+(--bf16 for bf16 autocast). After every epoch: the held-out metrics (at
+threshold 0.5, recall at FPR <= 0.5%, AUC) go to CKPT_DIR/history.json and
+the trainable state to CKPT_DIR/last.pt, from which --resume continues.
+--out saves the model after the last epoch run (save_pretrained in bf16,
+config.json with id2label/label2id/pad_token_id, the tokenizer.json of the
+features and its tokenizer_config.json when there is one next to it).
+"""
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+import smollm2_features  # noqa: E402
+from metrics import binary_metrics, fmt_metrics  # noqa: E402
+
+LABELS = {0: "ham", 1: "spam"}
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def source_of(name):
+    """spam_2, spam, easy_ham_2, easy_ham, hard_ham: the corpus file's prefix."""
+    return os.path.basename(name).split(".", 1)[0]
+
+
+def split(msgs, kind, dev_lists, root):
+    """Indices (train, test) of msgs."""
+    if kind == "source":
+        tr = [i for i, m in enumerate(msgs) if source_of(m.name) in ("spam", "easy_ham")]
+        te = [i for i, m in enumerate(msgs) if source_of(m.name) in ("spam_2", "hard_ham", "easy_ham_2")]
+        return tr, te
+    dev = set()
+    for path in dev_lists:
+        with open(path) as f:
+            dev.update(os.path.normpath(os.path.join(root, line.strip())) for line in f if line.strip())
+    tr = [i for i, m in enumerate(msgs) if os.path.normpath(m.name) not in dev]
+    te = [i for i, m in enumerate(msgs) if os.path.normpath(m.name) in dev]
+    if len(te) != len(dev):
+        sys.exit("random split: %d of %d dev files found in the rendered corpus" % (len(te), len(dev)))
+    return tr, te
+
+
+class Upper(torch.nn.Module):
+    """Layers F..N-1 + final norm of the base, and the score head."""
+
+    def __init__(self, base, frozen, layers):
+        super().__init__()
+        from transformers import AutoConfig, LlamaForCausalLM, LlamaModel
+
+        cfg = AutoConfig.from_pretrained(base)
+        full = LlamaForCausalLM.from_pretrained(base, dtype=torch.bfloat16).float()
+        ucfg = AutoConfig.from_pretrained(base)
+        ucfg.num_hidden_layers = layers - frozen
+        ucfg.vocab_size = 1  # inputs_embeds only: no token table
+        ucfg.pad_token_id = None
+        self.model = LlamaModel(ucfg)
+        sd = {"norm.weight": full.model.norm.weight}
+        for j in range(layers - frozen):
+            for k, v in full.model.layers[frozen + j].state_dict().items():
+                sd["layers.%d.%s" % (j, k)] = v
+        sd["embed_tokens.weight"] = torch.zeros(1, cfg.hidden_size)
+        self.model.load_state_dict(sd, strict=True)
+        self.model.embed_tokens.weight.requires_grad_(False)
+        self.score = torch.nn.Linear(cfg.hidden_size, 2, bias=False)
+        torch.nn.init.normal_(self.score.weight, std=cfg.initializer_range)
+        self.frozen, self.layers = frozen, layers
+
+    def forward(self, h, lengths, every=False):
+        out = self.model(inputs_embeds=h, use_cache=False).last_hidden_state
+        if every:  # the score of every position, [batch, tokens, 2]
+            return self.score(out)
+        last = out[torch.arange(out.shape[0]), lengths - 1]
+        return self.score(last)
+
+
+def collate(feats, idx, dtype=torch.float32):
+    n = max(feats[i].shape[0] for i in idx)
+    h = torch.zeros((len(idx), n, feats[idx[0]].shape[1]), dtype=dtype)
+    for r, i in enumerate(idx):
+        h[r, : feats[i].shape[0]] = feats[i]
+    return h, torch.tensor([feats[i].shape[0] for i in idx])
+
+
+def batches(idx, feats, batch_size, rng):
+    order = list(idx)
+    rng.shuffle(order)
+    chunk = batch_size * 32
+    out = []
+    for i in range(0, len(order), chunk):
+        part = sorted(order[i : i + chunk], key=lambda j: feats[j].shape[0])
+        out += [part[j : j + batch_size] for j in range(0, len(part), batch_size)]
+    rng.shuffle(out)
+    return out
+
+
+@torch.no_grad()
+def predict(model, feats, idx, bf16, batch_tokens=4096):
+    model.eval()
+    probs = {}
+    order = sorted(idx, key=lambda i: feats[i].shape[0])
+    j = 0
+    while j < len(order):
+        k = j + 1
+        while k < len(order) and (k - j + 1) * feats[order[k]].shape[0] <= batch_tokens:
+            k += 1
+        b = order[j:k]
+        h, lens = collate(feats, b)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(h, lens)
+        for i, p in zip(b, torch.softmax(logits.float(), -1)[:, 1].tolist()):
+            probs[i] = p
+        j = k
+    model.train()
+    return [probs[i] for i in idx]
+
+
+def recall_at_fpr(labels, scores, max_fpr):
+    """The best recall with FPR <= max_fpr, and its threshold (spam when >=)."""
+    ham = sorted((s for y, s in zip(labels, scores) if y == 0), reverse=True)
+    spam = [s for y, s in zip(labels, scores) if y == 1]
+    k = int(math.floor(max_fpr * len(ham)))  # ham allowed above the threshold
+    # Threshold just above the (k+1)-th highest ham score.
+    t = math.nextafter(ham[k], math.inf) if k < len(ham) else -math.inf
+    return sum(1 for s in spam if s >= t) / len(spam), t
+
+
+def evaluate(labels, scores):
+    m = binary_metrics(labels, scores, 0.5)
+    r, t = recall_at_fpr(labels, scores, 0.005)
+    m.update(recall_at_fpr_0_5pct=r, threshold_at_fpr_0_5pct=t)
+    return m
+
+
+def save_model(args, model, meta, history):
+    """The N-layer LlamaForSequenceClassification, bf16, with its tokenizer."""
+    from transformers import AutoConfig, LlamaForCausalLM, LlamaForSequenceClassification
+
+    full = LlamaForCausalLM.from_pretrained(args.base, dtype=torch.bfloat16)
+    cfg = AutoConfig.from_pretrained(args.base)
+    cfg.num_hidden_layers = args.layers
+    cfg.num_labels = 2
+    cfg.id2label = dict(LABELS)
+    cfg.label2id = {v: k for k, v in LABELS.items()}
+    cfg.pad_token_id = args.pad_token_id
+    cfg.tie_word_embeddings = False  # a classifier has no lm_head to tie
+    cfg.architectures = ["LlamaForSequenceClassification"]
+    cls = LlamaForSequenceClassification(cfg)
+    sd = {"model.embed_tokens.weight": full.model.embed_tokens.weight}
+    for i in range(model.frozen):
+        for k, v in full.model.layers[i].state_dict().items():
+            sd["model.layers.%d.%s" % (i, k)] = v
+    for k, v in model.model.state_dict().items():
+        if k == "embed_tokens.weight":
+            continue
+        if k.startswith("layers."):
+            j, rest = k[len("layers."):].split(".", 1)
+            k = "layers.%d.%s" % (model.frozen + int(j), rest)
+        sd["model." + k] = v
+    sd["score.weight"] = model.score.weight
+    missing, unexpected = cls.load_state_dict({k: v.detach().float() for k, v in sd.items()}, strict=False)
+    if missing or unexpected:
+        sys.exit("save: state dict mismatch: missing %s unexpected %s" % (missing, unexpected))
+    cls = cls.to(torch.bfloat16)
+    cls.save_pretrained(args.out)
+    shutil.copyfile(meta["tokenizer"], os.path.join(args.out, "tokenizer.json"))
+    tc = os.path.join(os.path.dirname(meta["tokenizer"]), "tokenizer_config.json")
+    if os.path.exists(tc):
+        shutil.copyfile(tc, os.path.join(args.out, "tokenizer_config.json"))
+    if args.split == "random":  # the held-out lists, for llmspam eval and the SpamAssassin comparison
+        for path, name in ((args.dev_ham, "dev-ham.txt"), (args.dev_spam, "dev-spam.txt")):
+            if os.path.abspath(path) != os.path.abspath(os.path.join(args.out, name)):
+                shutil.copyfile(path, os.path.join(args.out, name))
+    with open(os.path.join(args.out, "training.json"), "w") as f:
+        json.dump({"max_tokens": meta["max_tokens"], "layers": args.layers, "frozen": model.frozen,
+                   "split": args.split, "args": vars(args), "features": meta, "epochs": history,
+                   "torch": torch.__version__}, f, indent=1)
+        f.write("\n")
+    log("saved %s" % args.out)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--base", required=True)
+    p.add_argument("--features", required=True, help="smollm2_features.py's output")
+    p.add_argument("--layers", type=int, default=12, help="N: layers kept (0..N-1)")
+    p.add_argument("--split", choices=("random", "source"), required=True)
+    p.add_argument("--dev-ham", default=os.path.join(HERE, "..", "models", "demo", "dev-ham.txt"))
+    p.add_argument("--dev-spam", default=os.path.join(HERE, "..", "models", "demo", "dev-spam.txt"))
+    p.add_argument("--list-root", help="the dev lists' root (default: parent of the rendered files' dirs)")
+    p.add_argument("--ckpt", required=True, help="checkpoint directory (last.pt, history.json)")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--out", help="save_pretrained directory, written after the last epoch run")
+    p.add_argument("--train-layers", type=int,
+                   help="train only the top K layers (default: every layer F..N-1; 0: norm and head only)")
+    p.add_argument("--freeze-norm", action="store_true", help="with --train-layers 0: the head alone")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--stop-after", type=int, help="stop after epoch N of the --epochs schedule")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-4, help="peak lr of the decoder layers and norm")
+    p.add_argument("--head-lr", type=float, default=1e-3, help="peak lr of the score head")
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--warmup", type=float, default=0.05)
+    p.add_argument("--pad-token-id", type=int, default=2,
+                   help="config.json pad_token_id: a special token mail text never yields")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    p.add_argument("--allpos-weight", type=float, default=0.5,
+                   help="share of the loss from every position's prediction of the label (0: the "
+                        "pooled last position alone, as transformers' own fine-tuning)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--max-train", type=int, help="train on a random sample of this many (timing)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+
+    meta, feats = smollm2_features.load(args.features)
+    msgs = data.load_rendered(meta["rendered"])
+    labels = [m.label for m in msgs]
+    root = args.list_root or os.path.dirname(os.path.dirname(os.path.abspath(msgs[0].name)))
+    tr, te = split(msgs, args.split, [args.dev_ham, args.dev_spam], root)
+    if args.max_train:
+        tr = rng.sample(tr, min(args.max_train, len(tr)))
+    log("split %s: train %d (spam %d), test %d (spam %d); features: %d frozen layers, max_tokens %d"
+        % (args.split, len(tr), sum(labels[i] for i in tr), len(te), sum(labels[i] for i in te),
+           meta["frozen"], meta["max_tokens"]))
+
+    model = Upper(args.base, meta["frozen"], args.layers)
+    if args.train_layers is not None:  # freeze the lower ones of the uncached layers too
+        for j in range(args.layers - meta["frozen"] - args.train_layers):
+            model.model.layers[j].requires_grad_(False)
+        if args.train_layers == 0 and args.freeze_norm:
+            model.model.norm.requires_grad_(False)
+    head = [model.score.weight]
+    body = [p_ for n, p_ in model.model.named_parameters() if p_.requires_grad]
+    groups = [{"params": [p_ for p_ in body if p_.dim() >= 2], "weight_decay": args.weight_decay, "lr": args.lr},
+              {"params": [p_ for p_ in body if p_.dim() < 2], "weight_decay": 0.0, "lr": args.lr},
+              {"params": head, "weight_decay": args.weight_decay, "lr": args.head_lr}]
+    opt = torch.optim.AdamW(groups)
+    steps_per_epoch = math.ceil(len(tr) / args.batch_size)
+    total = steps_per_epoch * args.epochs
+    warm = max(1, int(args.warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    loss_fn_each = torch.nn.CrossEntropyLoss(reduction="none")
+    os.makedirs(args.ckpt, exist_ok=True)
+    history, start = [], 1
+    last = os.path.join(args.ckpt, "last.pt")
+    if args.resume and os.path.exists(last):
+        st = torch.load(last, weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        rng.setstate(st["rng"])
+        torch.set_rng_state(st["torch_rng"])
+        history, start = st["history"], st["epoch"] + 1
+        log("resumed after epoch %d" % st["epoch"])
+    trained = [meta["frozen"] + j for j, l in enumerate(model.model.layers) if l.input_layernorm.weight.requires_grad]
+    log("trainable: %d parameters (layers %s, norm %s, score); %d steps"
+        % (sum(p_.numel() for p_ in body + head), trained or "none",
+           "yes" if model.model.norm.weight.requires_grad else "no", total))
+
+    model.train()
+    step = (start - 1) * steps_per_epoch
+    end = min(args.epochs, args.stop_after or args.epochs)
+    for epoch in range(start, end + 1):
+        te0 = time.time()
+        run = 0.0
+        for b in batches(tr, feats, args.batch_size, rng):
+            h, lens = collate(feats, b)
+            y = torch.tensor([labels[i] for i in b])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                every = model(h, lens, every=True).float()
+            # Every real position predicts the message's label from its prefix
+            # (causal attention): that teaches the trained layers to gather the
+            # whole text's evidence into the last position, the one pooled.
+            n = every.shape[1]
+            real = (torch.arange(n)[None, :] < lens[:, None]).float()
+            ce = loss_fn_each(every.reshape(-1, 2), y.repeat_interleave(n)).view(-1, n)
+            per_message = (ce * real).sum(1) / real.sum(1)
+            pooled = ce[torch.arange(ce.shape[0]), lens - 1]
+            loss = (args.allpos_weight * per_message + (1 - args.allpos_weight) * pooled).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(body + head, 1.0)
+            opt.step()
+            sched.step()
+            run += loss.item()
+            step += 1
+            if step % 25 == 0:
+                log("epoch %d step %d/%d loss %.4f (%.0f ms/message)"
+                    % (epoch, step, total, run / 25, 1000 * (time.time() - te0)
+                       / ((step - (epoch - 1) * steps_per_epoch) * args.batch_size)))
+                run = 0.0
+        train_s = time.time() - te0
+        scores = predict(model, feats, te, args.bf16)
+        m = evaluate([labels[i] for i in te], scores)
+        m.update(epoch=epoch, train_seconds=round(train_s, 1), eval_seconds=round(time.time() - te0 - train_s, 1))
+        history.append(m)
+        log("epoch %d test (%s split): %s; recall at FPR<=0.5%% %.4f (threshold %.4g)"
+            % (epoch, args.split, fmt_metrics(m), m["recall_at_fpr_0_5pct"], m["threshold_at_fpr_0_5pct"]))
+        with open(os.path.join(args.ckpt, "scores-epoch%d.txt" % epoch), "w") as f:
+            for i, s in zip(te, scores):
+                f.write("%s %s %.6f\n" % (msgs[i].name, LABELS[labels[i]], s))
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "rng": rng.getstate(), "torch_rng": torch.get_rng_state(), "epoch": epoch,
+                    "history": history}, last + ".tmp")
+        os.replace(last + ".tmp", last)
+        with open(os.path.join(args.ckpt, "history.json"), "w") as f:
+            json.dump({"args": vars(args), "features": meta, "epochs": history}, f, indent=1)
+            f.write("\n")
+    if args.out:
+        save_model(args, model, meta, history)
+
+
+if __name__ == "__main__":
+    main()
