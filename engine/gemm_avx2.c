@@ -12,8 +12,12 @@
  *   - for each KC-deep slice a thread widens its NC x KC block of the
  *     weight to fp32 (the bf16 -> fp32 step is a 16-bit shift), which then
  *     sits in L2 while every MC-row block of A passes over it;
+ *   - each 6-row micro-panel of A stays in L1 while the block's 16-column
+ *     panels stream past it from L2 (this order, rows outer, was 5-8% faster
+ *     than columns outer on a quiet Zen 4: the six C rows a tile writes stay
+ *     the same, so do their TLB entries);
  *   - a 6x16 micro-kernel keeps 12 ymm accumulators, reads one 16-float
- *     row of the widened panel (from L1) and six broadcasts of A per step.
+ *     row of the widened panel and six broadcasts of A per step.
  * Products of at most GEMV_M rows (the last layer's pooled rows) skip the
  * blocking: one pass over the bf16 panels, widened in registers.
  * Edges (m not a multiple of 6, n of 16, any k) go through a small tile.
@@ -262,13 +266,13 @@ static void block(const avx2_plan *p, const avx2_weight *w, int m, float *c, int
         bool add = p->accumulate || p0 > 0;
         for (int i0 = 0; i0 < m; i0 += MC) {
             int i1 = i0 + MC < m ? i0 + MC : m;
-            for (int j = j0; j < jn; j += NR) {
-                const float *bp = bw + (size_t)(j - j0) * KC;
-                int nc = n - j < NR ? n - j : NR;
-                for (int i = i0; i < i1; i += MR) {
-                    const float *ap = p->a + ((size_t)(i / MR) * k + p0) * MR;
+            for (int i = i0; i < i1; i += MR) {
+                const float *ap = p->a + ((size_t)(i / MR) * k + p0) * MR;
+                int mr = m - i < MR ? m - i : MR;
+                for (int j = j0; j < jn; j += NR) {
+                    const float *bp = bw + (size_t)(j - j0) * KC;
+                    int nc = n - j < NR ? n - j : NR;
                     float *cp = c + (size_t)i * n + j;
-                    int mr = m - i < MR ? m - i : MR;
                     if (mr == MR && nc == NR)
                         kernel_6x16(kc, ap, bp, cp, (size_t)n, add);
                     else
