@@ -86,6 +86,8 @@ static void on_signal(int sig)
  * open before it tempfails new messages on them (it exits as soon as no
  * message is in flight, so this only matters under load). */
 #define STOP_SERVE_S 1.0
+/* After the last message in flight is done: time for its reply to go out. */
+#define STOP_REPLY_FLUSH_NS 200000000L
 
 static void *milter_thread(void *arg)
 {
@@ -438,13 +440,21 @@ static int run_daemon(const char *cfgpath, bool foreground)
     runtime *cur = runtime_acquire();
     double grace = cur ? runtime_config(cur)->classify_timeout + 5 : 5;
     runtime_release(cur);
+    bool had_in_flight = runtime_in_flight() > 0;
     if (!milter_ended)
         runtime_wait_idle(STOP_SERVE_S);
     runtime_retire();
+    had_in_flight = had_in_flight || runtime_in_flight() > 0;
     bool idle = milter_ended || runtime_wait_idle(grace);
     if (!idle)
         log_proc(LOG_WARNING, "%d message(s) still in flight after %.0f s; the MTA will retry them",
                  runtime_in_flight(), grace);
+    /* A message's runtime reference is released inside its end-of-message
+     * callback, and libmilter writes the reply after the callback returns:
+     * give those worker threads a moment to send it, or the MTA reads EOF
+     * instead of its answer (seen under load in the sanitizer build). */
+    if (idle && had_in_flight && !milter_ended)
+        nanosleep(&(struct timespec){.tv_nsec = STOP_REPLY_FLUSH_NS}, NULL);
     /* 3. No message left: exit, without smfi_stop(). It would shut the
      * worker pool down just the same, but it first waits for a mutex that
      * libmilter's listener holds across a poll() that wakes only every 5 s
