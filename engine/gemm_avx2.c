@@ -42,11 +42,6 @@
 #define NC 256   /* columns per block: NC x KC fp32 = 256 KB (L2) */
 #define GEMV_M 4
 
-typedef struct avx2_weight {
-    int n, k;
-    uint16_t *panels;
-} avx2_weight;
-
 typedef struct avx2_plan {
     int n, k, max_m, threads;
     bool accumulate;
@@ -69,38 +64,6 @@ static engine_status ctx_new(cpu_isa cap, void **state, const char **path, engin
 static void ctx_free(void *state)
 {
     (void)state;
-}
-
-static void weight_free(void *wp)
-{
-    avx2_weight *w = wp;
-    if (!w)
-        return;
-    free(w->panels);
-    free(w);
-}
-
-static engine_status weight_new(void *state, const char *name, int n, int k, int max_m,
-                                const uint16_t *src, void **out, size_t *bytes, engine_err *err)
-{
-    (void)state;
-    (void)max_m;
-    *out = NULL;
-    avx2_weight *w = calloc(1, sizeof *w);
-    size_t elems = gemm_panels_elems(n, k);
-    void *mem = NULL;
-    if (!w || posix_memalign(&mem, 64, elems * sizeof(uint16_t))) {
-        free(w);
-        return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for %zu bytes", name,
-                           elems * sizeof(uint16_t));
-    }
-    w->n = n;
-    w->k = k;
-    w->panels = mem;
-    gemm_panels_pack(src, n, k, w->panels);
-    *out = w;
-    *bytes = elems * sizeof(uint16_t);
-    return ENGINE_OK;
 }
 
 static void plan_free(void *pp)
@@ -250,7 +213,7 @@ static void pack_a(const avx2_plan *p, int m, const uint16_t *a)
 
 /* One NC-column block [j0, j1) of C (columns, multiples of NR but j1 may be
  * past n) on this thread, with its weight-block scratch bw. */
-static void block(const avx2_plan *p, const avx2_weight *w, int m, float *c, int j0, int j1, float *bw)
+static void block(const avx2_plan *p, const gemm_panel_weight *w, int m, float *c, int j0, int j1, float *bw)
 {
     int n = p->n, k = p->k;
     int jn = j1 > n ? n : j1;
@@ -284,7 +247,7 @@ static void block(const avx2_plan *p, const avx2_weight *w, int m, float *c, int
 }
 
 /* m <= GEMV_M rows: stream the bf16 panels once, widened in registers. */
-static void gemv(const avx2_plan *p, const avx2_weight *w, int m, const uint16_t *a, float *c)
+static void gemv(const avx2_plan *p, const gemm_panel_weight *w, int m, const uint16_t *a, float *c)
 {
     int n = p->n, k = p->k, np = (n + NR - 1) / NR;
     float *af = p->a; /* [m][k] */
@@ -320,7 +283,7 @@ static engine_status run(void *pp, const void *wp, int m, const uint16_t *a, flo
 {
     (void)err;
     avx2_plan *p = pp;
-    const avx2_weight *w = wp;
+    const gemm_panel_weight *w = wp;
     if (m <= GEMV_M) {
         gemv(p, w, m, a, c);
         return ENGINE_OK;
@@ -348,8 +311,8 @@ const gemm_impl gemm_impl_avx2 = {
     .name = "avx2",
     .ctx_new = ctx_new,
     .ctx_free = ctx_free,
-    .weight_new = weight_new,
-    .weight_free = weight_free,
+    .weight_new = gemm_panel_weight_new,
+    .weight_free = gemm_panel_weight_free,
     .plan_new = plan_new,
     .plan_free = plan_free,
     .run = run,

@@ -50,4 +50,14 @@ int gemm_threads_for(int m, int n, int k, int threads);
 size_t gemm_panels_elems(int n, int k);
 void gemm_panels_pack(const uint16_t *w, int n, int k, uint16_t *panels);
 
+/* The prepared weight of both panel paths: their weight_new and weight_free. */
+typedef struct gemm_panel_weight {
+    int n, k;
+    uint16_t *panels; /* gemm_panels_elems(n, k) */
+} gemm_panel_weight;
+engine_status gemm_panel_weight_new(void *state, const char *name, int n, int k, int max_m,
+                                    const uint16_t *src, void **out, size_t *bytes,
+                                    engine_err *err);
+void gemm_panel_weight_free(void *w);
+
 #endif

@@ -1,10 +1,11 @@
 /*
  * gemm_portable: the "portable" path of the GEMM seam, plain C for any CPU
- * (arm64 included), and the bf16 panel layout it shares with the AVX2 path
- * (gemm_impl.h). Correct first: fp32 accumulation, every edge handled.
- * Blocked so that small models stay usable: A widened to fp32 once per
- * run, each weight panel widened KC deep at a time, and a 4x16 tile of
- * fp32 accumulators the compiler can keep in vector registers.
+ * (arm64 included), and the bf16 panel layout and prepared weight it
+ * shares with the AVX2 path (gemm_impl.h). Correct first: fp32
+ * accumulation, every edge handled. Blocked so that small models stay
+ * usable: A widened to fp32 once per run, each weight panel widened KC
+ * deep at a time, and a 4x16 tile of fp32 accumulators the compiler can
+ * keep in vector registers.
  */
 #include "config.h"
 #include "engine/gemm_impl.h"
@@ -37,10 +38,36 @@ void gemm_panels_pack(const uint16_t *w, int n, int k, uint16_t *panels)
     }
 }
 
-typedef struct port_weight {
-    int n, k;
-    uint16_t *panels;
-} port_weight;
+void gemm_panel_weight_free(void *wp)
+{
+    gemm_panel_weight *w = wp;
+    if (!w)
+        return;
+    free(w->panels);
+    free(w);
+}
+
+engine_status gemm_panel_weight_new(void *state, const char *name, int n, int k, int max_m,
+                                    const uint16_t *src, void **out, size_t *bytes,
+                                    engine_err *err)
+{
+    (void)state;
+    (void)max_m;
+    *out = NULL;
+    gemm_panel_weight *w = calloc(1, sizeof *w);
+    size_t elems = gemm_panels_elems(n, k);
+    void *mem = NULL;
+    if (!w || posix_memalign(&mem, 64, elems * sizeof(uint16_t))) {
+        free(w);
+        return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for %zu bytes", name,
+                           elems * sizeof(uint16_t));
+    }
+    *w = (gemm_panel_weight){.n = n, .k = k, .panels = mem};
+    gemm_panels_pack(src, n, k, w->panels);
+    *out = w;
+    *bytes = elems * sizeof(uint16_t);
+    return ENGINE_OK;
+}
 
 typedef struct port_plan {
     int n, k, max_m, threads;
@@ -61,38 +88,6 @@ static engine_status ctx_new(cpu_isa cap, void **state, const char **path, engin
 static void ctx_free(void *state)
 {
     (void)state;
-}
-
-static void weight_free(void *wp)
-{
-    port_weight *w = wp;
-    if (!w)
-        return;
-    free(w->panels);
-    free(w);
-}
-
-static engine_status weight_new(void *state, const char *name, int n, int k, int max_m,
-                                const uint16_t *src, void **out, size_t *bytes, engine_err *err)
-{
-    (void)state;
-    (void)max_m;
-    *out = NULL;
-    port_weight *w = calloc(1, sizeof *w);
-    size_t elems = gemm_panels_elems(n, k);
-    void *mem = NULL;
-    if (!w || posix_memalign(&mem, 64, elems * sizeof(uint16_t))) {
-        free(w);
-        return engine_fail(err, ENGINE_ERR_NOMEM, "%s: out of memory for %zu bytes", name,
-                           elems * sizeof(uint16_t));
-    }
-    w->n = n;
-    w->k = k;
-    w->panels = mem;
-    gemm_panels_pack(src, n, k, w->panels);
-    *out = w;
-    *bytes = elems * sizeof(uint16_t);
-    return ENGINE_OK;
 }
 
 static void plan_free(void *pp)
@@ -154,7 +149,7 @@ static engine_status run(void *pp, const void *wp, int m, const uint16_t *a, flo
 {
     (void)err;
     port_plan *p = pp;
-    const port_weight *w = wp;
+    const gemm_panel_weight *w = wp;
     int n = p->n, k = p->k, np = (n + GEMM_NR - 1) / GEMM_NR;
     int nt = gemm_threads_for(m, n, k, p->threads);
 #pragma omp parallel num_threads(nt)
@@ -193,8 +188,8 @@ const gemm_impl gemm_impl_portable = {
     .name = "portable",
     .ctx_new = ctx_new,
     .ctx_free = ctx_free,
-    .weight_new = weight_new,
-    .weight_free = weight_free,
+    .weight_new = gemm_panel_weight_new,
+    .weight_free = gemm_panel_weight_free,
     .plan_new = plan_new,
     .plan_free = plan_free,
     .run = run,
