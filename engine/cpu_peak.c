@@ -5,21 +5,11 @@
 #include "config.h"
 #include "engine/cpu_peak.h"
 
-#include <omp.h>
-#include <time.h>
-
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #define CHAINS 16 /* the named accumulators below */
 #define ITERS (1L << 21)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static volatile float sink;
 
@@ -59,22 +49,7 @@ double cpu_peak_bf16_gflops(int threads, int tries)
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512bf16") || threads < 1)
         return 0;
-    double best = 0;
-    for (int t = 0; t < tries; t++) {
-        double t0 = 0, t1;
-#pragma omp parallel num_threads(threads)
-        {
-#pragma omp barrier
-#pragma omp master
-            t0 = now_s();
-            chains();
-        }
-        t1 = now_s();
-        double gf = (double)threads * ITERS * CHAINS * 64.0 / (t1 - t0) / 1e9;
-        if (gf > best)
-            best = gf;
-    }
-    return best;
+    return cpu_peak_best_gflops(chains, threads, tries, (double)ITERS * CHAINS * 64.0);
 }
 #else
 double cpu_peak_bf16_gflops(int threads, int tries)

@@ -18,4 +18,9 @@ double cpu_peak_bf16_gflops(int threads, int tries);
 /* Best f32 FMA (ymm) GFLOP/s, or 0 when the CPU lacks AVX2+FMA. */
 double cpu_peak_f32_gflops(int threads, int tries);
 
+/* For the two probes (cpu_peak_time.c, built without ISA flags): the best
+ * GFLOP/s over tries runs of chains() on threads threads, each run doing
+ * flops_per_thread on every thread. */
+double cpu_peak_best_gflops(void (*chains)(void), int threads, int tries, double flops_per_thread);
+
 #endif

@@ -6,21 +6,11 @@
 #include "config.h"
 #include "engine/cpu_peak.h"
 
-#include <omp.h>
-#include <time.h>
-
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #define CHAINS 12 /* the named accumulators below: covers FMA latency x ports */
 #define ITERS (1L << 22)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static volatile float sink;
 
@@ -56,22 +46,7 @@ double cpu_peak_f32_gflops(int threads, int tries)
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") || threads < 1)
         return 0;
-    double best = 0;
-    for (int t = 0; t < tries; t++) {
-        double t0 = 0, t1;
-#pragma omp parallel num_threads(threads)
-        {
-#pragma omp barrier
-#pragma omp master
-            t0 = now_s();
-            chains();
-        }
-        t1 = now_s();
-        double gf = (double)threads * ITERS * CHAINS * 16.0 / (t1 - t0) / 1e9;
-        if (gf > best)
-            best = gf;
-    }
-    return best;
+    return cpu_peak_best_gflops(chains, threads, tries, (double)ITERS * CHAINS * 16.0);
 }
 #else
 double cpu_peak_f32_gflops(int threads, int tries)
