@@ -7,6 +7,7 @@
 # transformers float32 probabilities committed in t/data/default/ref.tsv
 # (made by t/ref/make_default_refs.py), on whichever CPU path is in use.
 . "$top_srcdir/t/lib/tap.sh"
+. "$top_srcdir/t/lib/shipped_model.sh"
 model="$top_srcdir/models/default"
 data="$top_srcdir/t/data/demo"
 ref="$top_srcdir/t/data/default/ref.tsv"
@@ -14,34 +15,18 @@ ref="$top_srcdir/t/data/default/ref.tsv"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/llmspam-default.XXXXXX") || skip_all "no temporary directory"
 trap 'rm -rf "$tmp"' EXIT
 
-size=$(wc -c <"$model/model.safetensors")
-[ "$size" -le 157286400 ]; ok $? "model.safetensors is $size bytes, at most 150 MiB"
+shipped_model_files "$model" 157286400
 cmp -s "$model/tokenizer.json" "$top_srcdir/t/data/tokenizer/smollm2/tokenizer.json"
 ok $? "tokenizer.json is SmolLM2's own (t/data/tokenizer/smollm2, digits split)"
 grep -q '"LlamaForSequenceClassification"' "$model/config.json" &&
     grep -q '"vocab_size": 49152' "$model/config.json"
 ok $? "a LlamaForSequenceClassification over SmolLM2's 49152 tokens"
-grep -q '"0": "ham"' "$model/config.json" && grep -q '"1": "spam"' "$model/config.json"
-ok $? "id2label 0 ham, 1 spam"
 grep -q '"model_max_length": 128' "$model/tokenizer_config.json"
 ok $? "tokenizer_config.json model_max_length 128: the length it was trained at"
-miss=0
-for f in dev-ham.txt dev-spam.txt MODEL_CARD.md; do
-    [ -s "$model/$f" ] || { echo "# missing $f"; miss=1; }
-done
-[ $miss -eq 0 ]; ok $? "dev lists and model card present"
 
-bad=0
-for f in "$data"/ham/* "$data"/spam/*; do
-    c=$(basename "$(dirname "$f")")
-    grep -qx "$c/$(basename "$f")" "$model/dev-$c.txt" || { echo "# $f not in dev-$c.txt"; bad=1; }
-done
-[ $bad -eq 0 ]; ok $? "every fixture is from the dev split (never trained on)"
+shipped_model_fixtures "$model" "$data"
 
-"$LLMSPAM" eval --model "$model" --threads 1 --spam "$data/spam" --ham "$data/ham" --json \
-    --scores "$tmp/scores" >"$tmp/j" 2>"$tmp/err"
-ok $? "llmspam eval loads the default model and scores the fixtures" || cat "$tmp/err"
-sed 's/^/# /' "$tmp/scores"
+shipped_model_eval "$model" "$data" "$tmp"
 # ref.tsv: NAME LABEL PROBABILITY TOKENS, NAME relative to the source tree
 awk -v top="$top_srcdir/" 'NR == FNR { ref[$1] = $3; n++; next }
      { name = $1; sub("^" top, "", name)

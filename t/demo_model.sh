@@ -5,40 +5,25 @@
 # pipeline) scores the committed dev-split messages in t/data/demo the
 # expected way, ham low and spam high. Needs nothing outside the repository.
 . "$top_srcdir/t/lib/tap.sh"
+. "$top_srcdir/t/lib/shipped_model.sh"
 model="$top_srcdir/models/demo"
 data="$top_srcdir/t/data/demo"
 [ -f "$model/model.safetensors" ] || skip_all "no $model/model.safetensors"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/llmspam-demo.XXXXXX") || skip_all "no temporary directory"
 trap 'rm -rf "$tmp"' EXIT
 
-size=$(wc -c <"$model/model.safetensors")
-[ "$size" -le 41943040 ]; ok $? "model.safetensors is $size bytes, at most 40 MiB"
+shipped_model_files "$model" 41943040
 cmp -s "$model/tokenizer.json" "$top_srcdir/models/tokenizer/tokenizer.json"
 ok $? "tokenizer.json is the Llama 3 tokenizer (models/tokenizer)"
 grep -q '"vocab_size": 128256' "$model/config.json"; ok $? "vocab_size 128256: every tokenizer id fits"
 grep -q '"pad_token_id": 128004' "$model/config.json"
 ok $? "pad_token_id 128004 (<|finetune_right_pad_id|>, never produced from text)"
-grep -q '"0": "ham"' "$model/config.json" && grep -q '"1": "spam"' "$model/config.json"
-ok $? "id2label 0 ham, 1 spam"
-miss=0
-for f in dev-ham.txt dev-spam.txt MODEL_CARD.md; do
-    [ -s "$model/$f" ] || { echo "# missing $f"; miss=1; }
-done
-[ $miss -eq 0 ]; ok $? "dev lists and model card present"
 
 # The fixtures are dev-split messages (never trained on) listed in
 # t/data/demo/PROVENANCE; each must be in the model's dev lists.
-bad=0
-for f in "$data"/ham/* "$data"/spam/*; do
-    c=$(basename "$(dirname "$f")")
-    grep -qx "$c/$(basename "$f")" "$model/dev-$c.txt" || { echo "# $f not in dev-$c.txt"; bad=1; }
-done
-[ $bad -eq 0 ]; ok $? "every fixture is from the dev split"
+shipped_model_fixtures "$model" "$data"
 
-"$LLMSPAM" eval --model "$model" --threads 1 --spam "$data/spam" --ham "$data/ham" --json \
-    --scores "$tmp/scores" >"$tmp/j" 2>"$tmp/err"
-ok $? "llmspam eval loads the demo model and scores the fixtures" || cat "$tmp/err"
-sed 's/^/# /' "$tmp/scores"
+shipped_model_eval "$model" "$data" "$tmp"
 # Thresholds: the milter tags at 0.5 (tag_threshold's default). The margins
 # (ham under 0.2, spam over 0.8) are wide enough that a model that loads but
 # computes wrongly (wrong pooling, rope or weights: scores near the class
