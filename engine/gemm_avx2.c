@@ -20,7 +20,8 @@
  *     row of the widened panel and six broadcasts of A per step.
  * Products of at most GEMV_M rows (the last layer's pooled rows) skip the
  * blocking: one pass over the bf16 panels, widened in registers.
- * Edges (m not a multiple of 6, n of 16, any k) go through a small tile.
+ * The last rows (m not a multiple of 6) get a kernel of their own row
+ * count; columns past a multiple of 16 go through a scratch tile.
  * All scratch is sized at plan time; a run allocates nothing.
  */
 #include "config.h"
@@ -168,7 +169,52 @@ static inline void kernel_6x16(int kc, const float *restrict a, const float *res
 #undef PUT
 }
 
-/* An edge tile: mr < 6 rows or nc < 16 columns of c are real. */
+/* c[rows][16] (=|+=) a[kc][6] (its first rows) * b[kc][16], for the last
+ * micro-panel of A when m is not a multiple of 6: with rows a constant
+ * (kernel_rows below) the arrays live in registers and no FMA is spent on
+ * the panel's zero rows. */
+static inline __attribute__((always_inline)) void kernel_rx16(int rows, int kc, const float *restrict a,
+                                                              const float *restrict b, float *restrict c,
+                                                              size_t ldc, bool add)
+{
+    __m256 lo[MR], hi[MR];
+#pragma GCC unroll 6
+    for (int r = 0; r < rows; r++)
+        lo[r] = hi[r] = _mm256_setzero_ps();
+    for (int p = 0; p < kc; p++, a += MR, b += NR) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < rows; r++) {
+            __m256 x = _mm256_broadcast_ss(a + r);
+            lo[r] = _mm256_fmadd_ps(x, b0, lo[r]);
+            hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < rows; r++) {
+        float *cr = c + (size_t)r * ldc;
+        if (add) {
+            lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(cr));
+            hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(cr + 8));
+        }
+        _mm256_storeu_ps(cr, lo[r]);
+        _mm256_storeu_ps(cr + 8, hi[r]);
+    }
+}
+
+static void kernel_rows(int rows, int kc, const float *a, const float *b, float *c, size_t ldc, bool add)
+{
+    switch (rows) {
+    case 1: kernel_rx16(1, kc, a, b, c, ldc, add); break;
+    case 2: kernel_rx16(2, kc, a, b, c, ldc, add); break;
+    case 3: kernel_rx16(3, kc, a, b, c, ldc, add); break;
+    case 4: kernel_rx16(4, kc, a, b, c, ldc, add); break;
+    default: kernel_rx16(5, kc, a, b, c, ldc, add); break;
+    }
+}
+
+/* An edge tile of nc < 16 real columns (any rows up to 6): through a
+ * 6x16 scratch tile. */
 static void kernel_edge(int kc, const float *a, const float *b, float *c, size_t ldc, int mr, int nc,
                         bool add)
 {
@@ -238,6 +284,8 @@ static void block(const avx2_plan *p, const gemm_panel_weight *w, int m, float *
                     float *cp = c + (size_t)i * n + j;
                     if (mr == MR && nc == NR)
                         kernel_6x16(kc, ap, bp, cp, (size_t)n, add);
+                    else if (nc == NR)
+                        kernel_rows(mr, kc, ap, bp, cp, (size_t)n, add);
                     else
                         kernel_edge(kc, ap, bp, cp, (size_t)n, mr, nc, add);
                 }
