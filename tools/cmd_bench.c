@@ -30,7 +30,8 @@ static void usage(FILE *out)
             "\n"
             "Time the CPU forward pass of the classifier in DIR on one message of N\n"
             "tokens (deterministic pseudo-random ids), and report:\n"
-            "  tokens/s and ms per message (best of R runs, after one warm-up run);\n"
+            "  tokens/s and ms per message (best of R runs, after one warm-up run) and\n"
+            "  the median (p50) of the R runs;\n"
             "  achieved GFLOP/s, counting the FLOPs of the work actually done;\n"
             "  the GEMM path in use (avx512_bf16, avx512, avx2 or portable; capped by\n"
             "  LLMSPAM_CPU_ISA) and its peak, measured in the same run on T threads:\n"
@@ -50,7 +51,7 @@ static void usage(FILE *out)
             "                 fraction of 989 TFLOP/s) and on one message alone (median\n"
             "                 and p99 latency); see tools/bench_device.c\n"
             "  --batch B      messages per packed batch with --device (default 64)\n"
-            "  --json         one JSON object: tokens_per_s, ms_per_message, gflops,\n"
+            "  --json         one JSON object: tokens_per_s, ms_per_message, ms_p50, gflops,\n"
             "                 cpu_path, peak_kind, peak_gflops, fraction_of_peak,\n"
             "                 cpu_fraction_of_peak, gemm_*, fraction_of_gemm\n"
             "                 (whole pass / GEMMs alone), time_share, peak_rss_mb, ...\n"
@@ -71,6 +72,19 @@ static double cpu_s(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
            ru.ru_stime.tv_usec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of n > 0 values (sorts them). */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* One thread's peak per CPU-second: the probe's FLOPs (its rate times its
@@ -181,6 +195,11 @@ int cmd_bench(int argc, char **argv)
     if (peak <= 0)
         peak_kind = "none";
     double best = 1e30, best_cpu = 1e30, flops = 0;
+    double *times = malloc((size_t)runs * sizeof *times);
+    if (!times) {
+        fprintf(stderr, "llmspam bench: out of memory\n");
+        return 1;
+    }
     for (long r = 0; r <= runs; r++) {
         backend_batch b = {.n_seqs = 1, .ids = seqs, .lens = lens, .logits = logits};
         if (r == 1)
@@ -193,6 +212,8 @@ int cmd_bench(int argc, char **argv)
         t = now_s() - t;
         u = cpu_s() - u;
         flops = b.flops;
+        if (r > 0)
+            times[r - 1] = t;
         if (r > 0 && t < best)
             best = t;
         if (r > 0 && u < best_cpu)
@@ -226,6 +247,8 @@ int cmd_bench(int argc, char **argv)
     double cpu_gflops = flops / best_cpu / 1e9;
 
     double gflops = flops / best / 1e9;
+    double p50 = median(times, (int)runs);
+    free(times);
     double gemm_t = 0, gemm_f = 0;
     for (int w = 0; w < FORWARD_GEMMS; w++) {
         gemm_t += gemm_best[w];
@@ -241,12 +264,12 @@ int cmd_bench(int argc, char **argv)
 
     if (json) {
         printf("{\"tokens\":%ld,\"threads\":%ld,\"runs\":%ld,\"tokens_per_s\":%.2f,"
-               "\"ms_per_message\":%.2f,\"gflops\":%.1f,\"cpu_path\":\"%s\",\"peak_kind\":\"%s\","
+               "\"ms_per_message\":%.2f,\"ms_p50\":%.2f,\"gflops\":%.1f,\"cpu_path\":\"%s\",\"peak_kind\":\"%s\","
                "\"peak_gflops\":%.1f,"
                "\"fraction_of_peak\":%.4f,\"gemm_gflops\":%.1f,\"gemm_fraction_of_peak\":%.4f,"
                "\"fraction_of_gemm\":%.4f,\"cpu_s\":%.3f,\"gflops_per_cpu_s\":%.1f,"
                "\"peak_one_thread_gflops\":%.1f,\"cpu_fraction_of_peak\":%.4f,",
-               tokens, threads, runs, tokens / best, best * 1e3, gflops, path, peak_kind, peak,
+               tokens, threads, runs, tokens / best, best * 1e3, p50 * 1e3, gflops, path, peak_kind, peak,
                peak > 0 ? gflops / peak : 0, gemm_gflops, peak > 0 ? gemm_gflops / peak : 0,
                gflops / gemm_gflops, best_cpu, cpu_gflops, peak1, peak1 > 0 ? cpu_gflops / peak1 : 0);
         for (int w = 0; w < FORWARD_GEMMS; w++)
@@ -266,8 +289,8 @@ int cmd_bench(int argc, char **argv)
         printf("backend      %s; loaded in %.2f s\n", be->desc, load_s);
         printf("cpu_path     %s (CPU %s)%s%s\n", path, cpu_isa_name(cpu_isa_detected()),
                cpu_isa_cap_error() ? "; " : "", cpu_isa_cap_error() ? cpu_isa_cap_error() : "");
-        printf("forward      %ld tokens: %.1f ms/message, %.1f tokens/s (best of %ld)\n", tokens,
-               best * 1e3, tokens / best, runs);
+        printf("forward      %ld tokens: %.1f ms/message, %.1f tokens/s (best of %ld); p50 %.1f ms\n",
+               tokens, best * 1e3, tokens / best, runs, p50 * 1e3);
         if (peak > 0)
             printf("achieved     %.1f GFLOP/s of %.1f GFLOP/s %s peak (probe, %ld threads)"
                    " = %.3f of peak\n", gflops, peak, peak_kind, threads, gflops / peak);
