@@ -173,9 +173,9 @@ static inline void kernel_6x16(int kc, const float *restrict a, const float *res
  * micro-panel of A when m is not a multiple of 6: with rows a constant
  * (kernel_rows below) the arrays live in registers and no FMA is spent on
  * the panel's zero rows. */
-static inline __attribute__((always_inline)) void kernel_rx16(int rows, int kc, const float *restrict a,
-                                                              const float *restrict b, float *restrict c,
-                                                              size_t ldc, bool add)
+static inline __attribute__((always_inline)) void
+kernel_rx16(int rows, int kc, const float *restrict a, const float *restrict b, float *restrict c,
+            size_t ldc, bool add)
 {
     __m256 lo[MR], hi[MR];
 #pragma GCC unroll 6
@@ -202,7 +202,8 @@ static inline __attribute__((always_inline)) void kernel_rx16(int rows, int kc, 
     }
 }
 
-static void kernel_rows(int rows, int kc, const float *a, const float *b, float *c, size_t ldc, bool add)
+static void kernel_rows(int rows, int kc, const float *a, const float *b, float *c, size_t ldc,
+                        bool add)
 {
     switch (rows) {
     case 1: kernel_rx16(1, kc, a, b, c, ldc, add); break;
@@ -259,7 +260,8 @@ static void pack_a(const avx2_plan *p, int m, const uint16_t *a)
 
 /* One NC-column block [j0, j1) of C (columns, multiples of NR but j1 may be
  * past n) on this thread, with its weight-block scratch bw. */
-static void block(const avx2_plan *p, const gemm_panel_weight *w, int m, float *c, int j0, int j1, float *bw)
+static void block(const avx2_plan *p, const gemm_panel_weight *w, int m, float *c, int j0, int j1,
+                  float *bw)
 {
     int n = p->n, k = p->k;
     int jn = j1 > n ? n : j1;

@@ -64,9 +64,10 @@ def split(msgs, kind, dev_lists, root):
     dev = set()
     for path in dev_lists:
         with open(path) as f:
-            dev.update(os.path.normpath(os.path.join(root, line.strip())) for line in f if line.strip())
-    tr = [i for i, m in enumerate(msgs) if os.path.normpath(m.name) not in dev]
-    te = [i for i, m in enumerate(msgs) if os.path.normpath(m.name) in dev]
+            dev.update(os.path.abspath(os.path.join(root, line.strip())) for line in f if line.strip())
+    # the rendered names may be relative (to where the corpus was rendered)
+    tr = [i for i, m in enumerate(msgs) if os.path.abspath(m.name) not in dev]
+    te = [i for i, m in enumerate(msgs) if os.path.abspath(m.name) in dev]
     if len(te) != len(dev):
         sys.exit("random split: %d of %d dev files found in the rendered corpus" % (len(te), len(dev)))
     return tr, te
@@ -238,6 +239,9 @@ def main(argv=None):
     p.add_argument("--allpos-weight", type=float, default=0.5,
                    help="share of the loss from every position's prediction of the label (0: the "
                         "pooled last position alone, as transformers' own fine-tuning)")
+    p.add_argument("--ham-weight", type=float, default=1.0,
+                   help="loss weight of a ham message against a spam's 1: above 1 a false positive "
+                        "costs more, so the 0.5 threshold sits at a lower false-positive rate")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-train", type=int, help="train on a random sample of this many (timing)")
@@ -311,7 +315,9 @@ def main(argv=None):
             ce = loss_fn_each(every.reshape(-1, 2), y.repeat_interleave(n)).view(-1, n)
             per_message = (ce * real).sum(1) / real.sum(1)
             pooled = ce[torch.arange(ce.shape[0]), lens - 1]
-            loss = (args.allpos_weight * per_message + (1 - args.allpos_weight) * pooled).mean()
+            weight = torch.where(y == 0, args.ham_weight, 1.0)
+            loss = ((args.allpos_weight * per_message + (1 - args.allpos_weight) * pooled) * weight).sum() \
+                / weight.sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(body + head, 1.0)
