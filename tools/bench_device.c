@@ -41,8 +41,12 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The q-quantile (0..1) of sorted v[n], nearest rank. */
-static double quantile(const double *v, int n, double q)
+void bench_sort_times(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+}
+
+double bench_quantile(const double *v, int n, double q)
 {
     int i = (int)(q * n + 0.999999) - 1;
     return v[i < 0 ? 0 : i >= n ? n - 1 : i];
@@ -126,8 +130,8 @@ int bench_device(const char *model_dir, const char *device, long tokens, long ba
         fprintf(stderr, "llmspam bench: %s\n", err.msg);
         goto out;
     }
-    qsort(times, (size_t)runs, sizeof *times, cmp_double);
-    double med = quantile(times, (int)runs, 0.5), best = times[0];
+    bench_sort_times(times, (int)runs);
+    double med = bench_quantile(times, (int)runs, 0.5), best = times[0];
     double tok_s = (double)batch * tokens / med, msg_s = batch / med, tflops = flops / med / 1e12;
 
     double lat[LATENCY_RUNS];
@@ -141,8 +145,9 @@ int bench_device(const char *model_dir, const char *device, long tokens, long ba
         fprintf(stderr, "llmspam bench: %s\n", err.msg);
         goto out;
     }
-    qsort(lat, LATENCY_RUNS, sizeof *lat, cmp_double);
-    double lat_med = quantile(lat, LATENCY_RUNS, 0.5), lat_p99 = quantile(lat, LATENCY_RUNS, 0.99);
+    bench_sort_times(lat, LATENCY_RUNS);
+    double lat_med = bench_quantile(lat, LATENCY_RUNS, 0.5),
+           lat_p99 = bench_quantile(lat, LATENCY_RUNS, 0.99);
 
     if (json) {
         printf("{\"device\":\"%s\",\"backend\":\"", device);

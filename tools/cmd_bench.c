@@ -74,19 +74,6 @@ static double cpu_s(void)
            ru.ru_stime.tv_usec * 1e-6;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The median of n > 0 values (sorts them). */
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* One thread's peak per CPU-second: the probe's FLOPs (its rate times its
  * wall time) over the CPU time it used, best of tries. */
 static double peak_per_cpu_s(int bf16, int tries)
@@ -247,7 +234,8 @@ int cmd_bench(int argc, char **argv)
     double cpu_gflops = flops / best_cpu / 1e9;
 
     double gflops = flops / best / 1e9;
-    double p50 = median(times, (int)runs);
+    bench_sort_times(times, (int)runs);
+    double p50 = bench_quantile(times, (int)runs, 0.5);
     free(times);
     double gemm_t = 0, gemm_f = 0;
     for (int w = 0; w < FORWARD_GEMMS; w++) {
@@ -264,12 +252,14 @@ int cmd_bench(int argc, char **argv)
 
     if (json) {
         printf("{\"tokens\":%ld,\"threads\":%ld,\"runs\":%ld,\"tokens_per_s\":%.2f,"
-               "\"ms_per_message\":%.2f,\"ms_p50\":%.2f,\"gflops\":%.1f,\"cpu_path\":\"%s\",\"peak_kind\":\"%s\","
+               "\"ms_per_message\":%.2f,\"ms_p50\":%.2f,\"gflops\":%.1f,\"cpu_path\":\"%s\","
+               "\"peak_kind\":\"%s\","
                "\"peak_gflops\":%.1f,"
                "\"fraction_of_peak\":%.4f,\"gemm_gflops\":%.1f,\"gemm_fraction_of_peak\":%.4f,"
                "\"fraction_of_gemm\":%.4f,\"cpu_s\":%.3f,\"gflops_per_cpu_s\":%.1f,"
                "\"peak_one_thread_gflops\":%.1f,\"cpu_fraction_of_peak\":%.4f,",
-               tokens, threads, runs, tokens / best, best * 1e3, p50 * 1e3, gflops, path, peak_kind, peak,
+               tokens, threads, runs, tokens / best, best * 1e3, p50 * 1e3, gflops, path, peak_kind,
+               peak,
                peak > 0 ? gflops / peak : 0, gemm_gflops, peak > 0 ? gemm_gflops / peak : 0,
                gflops / gemm_gflops, best_cpu, cpu_gflops, peak1, peak1 > 0 ? cpu_gflops / peak1 : 0);
         for (int w = 0; w < FORWARD_GEMMS; w++)

@@ -23,6 +23,10 @@ struct llama_config;
  * CPU bench's one message), BOS first where the vocabulary has it; pad ids
  * are avoided so the whole message is pooled over. */
 void bench_message_ids(const struct llama_config *cfg, long m, long tokens, int32_t *ids);
+/* Timings (tools/bench_device.c): sort n of them ascending; the q-quantile
+ * (0..1) of a sorted set, nearest rank (q 0.5: the median, p50). */
+void bench_sort_times(double *v, int n);
+double bench_quantile(const double *sorted, int n, double q);
 int bench_device(const char *model_dir, const char *device, long tokens, long batch, long threads,
                  long runs, int json);
 
