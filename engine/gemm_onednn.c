@@ -261,6 +261,8 @@ static engine_status plan_new(void *state, const void *protop, int n, int k, int
             /* impl strings belong to the pd: keep a static copy of known ones */
             if (p->b[j].impl && strstr(p->b[j].impl, "brg:avx512_core_bf16"))
                 p->b[j].impl = "brg:avx512_core_bf16";
+            else if (p->b[j].impl && strstr(p->b[j].impl, "brg:avx512_core_amx"))
+                p->b[j].impl = "brg:avx512_core_amx"; /* Sapphire Rapids' tiles */
             else if (p->b[j].impl && strstr(p->b[j].impl, "gemm:jit"))
                 p->b[j].impl = "gemm:jit";
             else
