@@ -26,7 +26,8 @@
 # THREADS (2), RUNS (3), ROUNDS (2); LLMSPAM_CPU_ISA caps llmspam's SIMD level
 # and picks a llama.cpp built for the same level (a second build, cached too);
 # LLAMACPP_PYTHON (/opt/llmspam-venv/bin/python: needs pip, torch, numpy,
-# transformers for the converter).
+# transformers and sentencepiece for the converter: its Llama vocabulary
+# step imports sentencepiece).
 #
 # Needs, besides llmspam's build dependencies: cmake, g++, tar, network access
 # to PyPI on the first run (Debian: cmake g++ python3-venv; git only to read
@@ -54,7 +55,9 @@ model="$top_builddir/bench-models/llama-3.2-1b"
 
 command -v cmake >/dev/null || die "cmake is missing (Debian: apt-get install cmake)"
 command -v c++ >/dev/null || command -v g++ >/dev/null || die "no C++ compiler (Debian: apt-get install g++)"
-[ -x "$PYTHON" ] || die "$PYTHON is missing (set LLAMACPP_PYTHON to a python with pip, torch, numpy and transformers)"
+[ -x "$PYTHON" ] || die "$PYTHON is missing (set LLAMACPP_PYTHON to a python with pip, torch, numpy, transformers and sentencepiece)"
+"$PYTHON" -c 'import sentencepiece' 2>/dev/null ||
+	die "$PYTHON has no sentencepiece, which llama.cpp's converter imports (pip install sentencepiece)"
 mkdir -p "$cache"
 
 # ---- the sources: llama-cpp-python's sdist, unpacked once ------------------
