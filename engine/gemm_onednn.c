@@ -183,6 +183,17 @@ static void plan_free(void *pp)
     free(p);
 }
 
+/* impl strings belong to the pd: the static copy of a known one, else
+ * "other" (brg:avx512_core_amx is Sapphire Rapids' tiles) */
+static const char *known_impl(const char *impl)
+{
+    static const char *const known[] = {"brg:avx512_core_bf16", "brg:avx512_core_amx", "gemm:jit"};
+    for (size_t i = 0; impl && i < sizeof known / sizeof known[0]; i++)
+        if (strstr(impl, known[i]))
+            return known[i];
+    return "other";
+}
+
 static engine_status plan_new(void *state, const void *protop, int n, int k, int max_m,
                               bool accumulate, int threads, void **out, engine_err *err)
 {
@@ -258,15 +269,7 @@ static engine_status plan_new(void *state, const void *protop, int n, int k, int
     }
     for (int j = 0; j < nb; j++)
         if (pds[j]) {
-            /* impl strings belong to the pd: keep a static copy of known ones */
-            if (p->b[j].impl && strstr(p->b[j].impl, "brg:avx512_core_bf16"))
-                p->b[j].impl = "brg:avx512_core_bf16";
-            else if (p->b[j].impl && strstr(p->b[j].impl, "brg:avx512_core_amx"))
-                p->b[j].impl = "brg:avx512_core_amx"; /* Sapphire Rapids' tiles */
-            else if (p->b[j].impl && strstr(p->b[j].impl, "gemm:jit"))
-                p->b[j].impl = "gemm:jit";
-            else
-                p->b[j].impl = "other";
+            p->b[j].impl = known_impl(p->b[j].impl);
             dnnl_primitive_desc_destroy(pds[j]);
         }
     free(pds);
