@@ -21,8 +21,9 @@ ok $? "tokenizer.json is SmolLM2's own (t/data/tokenizer/smollm2, digits split)"
 grep -q '"LlamaForSequenceClassification"' "$model/config.json" &&
     grep -q '"vocab_size": 49152' "$model/config.json"
 ok $? "a LlamaForSequenceClassification over SmolLM2's 49152 tokens"
-grep -q '"model_max_length": 128' "$model/tokenizer_config.json"
-ok $? "tokenizer_config.json model_max_length 128: the length it was trained at"
+trained_at=$(tr -d ' \n' <"$model/training.json" | sed -n 's/^{"max_tokens":\([0-9][0-9]*\),.*/\1/p')
+[ -n "$trained_at" ] && grep -Eq "\"model_max_length\": *$trained_at([^0-9]|\$)" "$model/tokenizer_config.json"
+ok $? "tokenizer_config.json model_max_length ${trained_at:-?}: the length training.json says it was trained at"
 
 shipped_model_fixtures "$model" "$data"
 
@@ -38,8 +39,11 @@ awk -v top="$top_srcdir/" 'NR == FNR { ref[$1] = $3; n++; next }
      END { printf "# worst |llmspam - transformers| %.2e over %d messages\n", worst, seen
            exit bad || seen != n || seen == 0 }' "$ref" "$tmp/scores"
 ok $? "every probability within 2e-2 of transformers float32 (t/data/default/ref.tsv)"
+# A message far longer than that: a fixture with its body said 20 times.
 f=$(ls "$data/spam" | head -n 1)
-"$LLMSPAM" classify --model "$model" --threads 1 --json "$data/spam/$f" >"$tmp/c" 2>"$tmp/err"
-grep -q '"tokens":128,' "$tmp/c"
-ok $? "classify truncates $f at the model's own 128 tokens (max_tokens 0)" || cat "$tmp/c" "$tmp/err"
+{ cat "$data/spam/$f"; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19; do
+      sed '1,/^$/d' "$data/spam/$f"; done; } >"$tmp/long"
+"$LLMSPAM" classify --model "$model" --threads 1 --json "$tmp/long" >"$tmp/c" 2>"$tmp/err"
+grep -q "\"tokens\":${trained_at:-?}," "$tmp/c"
+ok $? "classify cuts a long message at the model's own ${trained_at:-?} tokens (max_tokens 0)" || cat "$tmp/c" "$tmp/err"
 done_testing

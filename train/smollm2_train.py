@@ -24,7 +24,10 @@ threshold 0.5, recall at FPR <= 0.5%, AUC) go to CKPT_DIR/history.json and
 the trainable state to CKPT_DIR/last.pt, from which --resume continues.
 --out saves the model after the last epoch run (save_pretrained in bf16,
 config.json with id2label/label2id/pad_token_id, the tokenizer.json of the
-features and its tokenizer_config.json when there is one next to it).
+features and its tokenizer_config.json when there is one next to it, and the
+held-out messages as dev-ham.txt / dev-spam.txt for either split).
+--max-tokens T trains and tests on the first T tokens of features cached at
+more: exact, since with causal attention a position never sees later ones.
 """
 import argparse
 import json
@@ -164,7 +167,7 @@ def evaluate(labels, scores):
     return m
 
 
-def save_model(args, model, meta, history):
+def save_model(args, model, meta, history, msgs, held_out, list_root):
     """The N-layer LlamaForSequenceClassification, bf16, with its tokenizer."""
     from transformers import AutoConfig, LlamaForCausalLM, LlamaForSequenceClassification
 
@@ -196,13 +199,29 @@ def save_model(args, model, meta, history):
     cls = cls.to(torch.bfloat16)
     cls.save_pretrained(args.out)
     shutil.copyfile(meta["tokenizer"], os.path.join(args.out, "tokenizer.json"))
+    # model_max_length = the length it was trained at, so that transformers
+    # (truncation=True) and llmspam (max_tokens = 0) both cut there.
     tc = os.path.join(os.path.dirname(meta["tokenizer"]), "tokenizer_config.json")
+    tok_cfg = {}
     if os.path.exists(tc):
-        shutil.copyfile(tc, os.path.join(args.out, "tokenizer_config.json"))
-    if args.split == "random":  # the held-out lists, for llmspam eval and the SpamAssassin comparison
+        with open(tc) as f:
+            tok_cfg = json.load(f)
+    tok_cfg["model_max_length"] = meta["max_tokens"]
+    with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
+        json.dump(tok_cfg, f, indent=2)
+        f.write("\n")
+    # The held-out lists, for llmspam eval and bench/compare-spamassassin.sh
+    # (which trains SpamAssassin's Bayes on every other corpus file).
+    if args.split == "random":
         for path, name in ((args.dev_ham, "dev-ham.txt"), (args.dev_spam, "dev-spam.txt")):
             if os.path.abspath(path) != os.path.abspath(os.path.join(args.out, name)):
                 shutil.copyfile(path, os.path.join(args.out, name))
+    else:
+        for label, name in ((0, "dev-ham.txt"), (1, "dev-spam.txt")):
+            with open(os.path.join(args.out, name), "w") as f:
+                for i in held_out:
+                    if msgs[i].label == label:
+                        f.write(os.path.relpath(os.path.abspath(msgs[i].name), list_root) + "\n")
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump({"max_tokens": meta["max_tokens"], "layers": args.layers, "frozen": model.frozen,
                    "split": args.split, "args": vars(args), "features": meta, "epochs": history,
@@ -245,12 +264,21 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-train", type=int, help="train on a random sample of this many (timing)")
+    p.add_argument("--max-tokens", type=int,
+                   help="cut every message at T tokens (at most the features' max_tokens; default: theirs)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
     meta, feats = smollm2_features.load(args.features)
+    if args.max_tokens:
+        # Exact: with causal attention the first T positions of a longer cache
+        # are what a run cut at T would have cached.
+        if args.max_tokens > meta["max_tokens"]:
+            sys.exit("--max-tokens %d: the features were cut at %d" % (args.max_tokens, meta["max_tokens"]))
+        feats = [h[: args.max_tokens] for h in feats]
+        meta = dict(meta, max_tokens=args.max_tokens, features_max_tokens=meta["max_tokens"])
     msgs = data.load_rendered(meta["rendered"])
     labels = [m.label for m in msgs]
     root = args.list_root or os.path.dirname(os.path.dirname(os.path.abspath(msgs[0].name)))
@@ -348,7 +376,7 @@ def main(argv=None):
             json.dump({"args": vars(args), "features": meta, "epochs": history}, f, indent=1)
             f.write("\n")
     if args.out:
-        save_model(args, model, meta, history)
+        save_model(args, model, meta, history, msgs, te, root)
 
 
 if __name__ == "__main__":
