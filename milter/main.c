@@ -14,7 +14,12 @@
  * every callback run as `user`. Signals: libmilter's own signal thread
  * would treat SIGHUP as "stop", so SIGHUP/SIGTERM/SIGINT are blocked in
  * every thread but the main one, which handles them itself; Linux delivers
- * a process signal to the main thread whenever it does not block it.
+ * a process signal to the main thread whenever it does not block it. So the
+ * main thread does nothing but read signals: reloads run in a thread of
+ * their own (reload_thread), because building a runtime creates threads,
+ * and glibc's pthread_create blocks every signal in its caller around the
+ * clone; a SIGHUP arriving then went to libmilter's signal thread, which
+ * stopped the milter (seen under five SIGHUPs with traffic).
  *
  * Offline modes: -e (effective config), -S (sample config); -n (check)
  * and -t MESSAGE (one message through the whole pipeline) are offline.c.
@@ -26,6 +31,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +268,25 @@ static void reload(const char *path)
     log_model_warnings(rt);
 }
 
+/* One byte per SIGHUP, read by reload_thread; reload_stopping makes it
+ * skip reloads still queued once the daemon stops. */
+static int reload_fd[2] = {-1, -1};
+static atomic_bool reload_stopping;
+
+static void *reload_thread(void *arg)
+{
+    const char *path = arg;
+    for (;;) {
+        unsigned char b;
+        ssize_t n = read(reload_fd[0], &b, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || atomic_load(&reload_stopping))
+            return NULL;
+        reload(path);
+    }
+}
+
 static int run_daemon(const char *cfgpath, bool foreground)
 {
     /* 1. the config */
@@ -380,6 +405,15 @@ static int run_daemon(const char *cfgpath, bool foreground)
     fcntl(sigpipe_fd[0], F_SETFD, FD_CLOEXEC);
     fcntl(sigpipe_fd[1], F_SETFD, FD_CLOEXEC);
     fcntl(sigpipe_fd[1], F_SETFL, O_NONBLOCK);
+    if (pipe(reload_fd) < 0)
+        startup_fail("pipe: %s", strerror(errno));
+    fcntl(reload_fd[0], F_SETFD, FD_CLOEXEC);
+    fcntl(reload_fd[1], F_SETFD, FD_CLOEXEC);
+    /* non-blocking: with a pipe full of queued reloads, one more adds nothing */
+    fcntl(reload_fd[1], F_SETFL, O_NONBLOCK);
+    pthread_t rt_reloader;
+    if (pthread_create(&rt_reloader, NULL, reload_thread, (void *)cfgpath) != 0)
+        startup_fail("cannot start the reload thread");
     int milter_rc = 0;
     pthread_t mt;
     if (pthread_create(&mt, NULL, milter_thread, &milter_rc) != 0)
@@ -410,7 +444,8 @@ static int run_daemon(const char *cfgpath, bool foreground)
         switch (b) {
         case SIGHUP:
             log_proc(LOG_NOTICE, "SIGHUP: reloading %s", cfgpath);
-            reload(cfgpath);
+            if (write(reload_fd[1], &b, 1) < 0 && errno != EAGAIN)
+                log_proc(LOG_ERR, "SIGHUP: cannot queue the reload: %s", strerror(errno));
             break;
         case SIGTERM:
         case SIGINT:
@@ -433,6 +468,11 @@ static int run_daemon(const char *cfgpath, bool foreground)
      * its sessions in a worker pool that smfi_stop() shuts down too,
      * abandoning every open session, messages in flight included. */
     remove_socket();
+    /* A reload under way finishes (it may be publishing a runtime); queued
+     * ones are dropped. */
+    atomic_store(&reload_stopping, true);
+    close(reload_fd[1]);
+    pthread_join(rt_reloader, NULL);
     /* 2. Connections already open are still served for a moment (what
      * starts there now would otherwise be tempfailed); then the runtime is
      * retired, so a new MAIL FROM is tempfailed, and the messages in
