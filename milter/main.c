@@ -287,6 +287,18 @@ static void *reload_thread(void *arg)
     }
 }
 
+/* A pipe that wakes a reader with one byte per event. The write end is
+ * non-blocking: a signal handler must never block, and with the pipe full
+ * of queued events one more adds nothing. */
+static void open_wakeup_pipe(int fd[2])
+{
+    if (pipe(fd) < 0)
+        startup_fail("pipe: %s", strerror(errno));
+    fcntl(fd[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fd[1], F_SETFD, FD_CLOEXEC);
+    fcntl(fd[1], F_SETFL, O_NONBLOCK);
+}
+
 static int run_daemon(const char *cfgpath, bool foreground)
 {
     /* 1. the config */
@@ -400,19 +412,10 @@ static int run_daemon(const char *cfgpath, bool foreground)
     }
 
     /* 6. libmilter, in its own thread; signals here */
-    if (pipe(sigpipe_fd) < 0)
-        startup_fail("pipe: %s", strerror(errno));
-    fcntl(sigpipe_fd[0], F_SETFD, FD_CLOEXEC);
-    fcntl(sigpipe_fd[1], F_SETFD, FD_CLOEXEC);
-    fcntl(sigpipe_fd[1], F_SETFL, O_NONBLOCK);
-    if (pipe(reload_fd) < 0)
-        startup_fail("pipe: %s", strerror(errno));
-    fcntl(reload_fd[0], F_SETFD, FD_CLOEXEC);
-    fcntl(reload_fd[1], F_SETFD, FD_CLOEXEC);
-    /* non-blocking: with a pipe full of queued reloads, one more adds nothing */
-    fcntl(reload_fd[1], F_SETFL, O_NONBLOCK);
-    pthread_t rt_reloader;
-    if (pthread_create(&rt_reloader, NULL, reload_thread, (void *)cfgpath) != 0)
+    open_wakeup_pipe(sigpipe_fd);
+    open_wakeup_pipe(reload_fd);
+    pthread_t reloader;
+    if (pthread_create(&reloader, NULL, reload_thread, (void *)cfgpath) != 0)
         startup_fail("cannot start the reload thread");
     int milter_rc = 0;
     pthread_t mt;
@@ -472,7 +475,7 @@ static int run_daemon(const char *cfgpath, bool foreground)
      * ones are dropped. */
     atomic_store(&reload_stopping, true);
     close(reload_fd[1]);
-    pthread_join(rt_reloader, NULL);
+    pthread_join(reloader, NULL);
     /* 2. Connections already open are still served for a moment (what
      * starts there now would otherwise be tempfailed); then the runtime is
      * retired, so a new MAIL FROM is tempfailed, and the messages in
