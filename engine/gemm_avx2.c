@@ -7,8 +7,9 @@
  * The weights stay bf16 in memory, in the panel layout of gemm_impl.h
  * (GEMM_NR = 16 columns x k). A product is done the GotoBLAS way:
  *   - A is widened once to fp32 micro-panels of MR = 6 rows ([k][6]);
- *   - the columns go out to the threads in blocks of NC (dynamic: on a
- *     shared machine a descheduled thread's blocks go to the other);
+ *   - the columns go out to the threads in blocks of at most NC, as many
+ *     as a multiple of the threads (dynamic: on a shared machine a
+ *     descheduled thread's blocks go to the other);
  *   - for each KC-deep slice a thread widens its NC x KC block of the
  *     weight to fp32 (the bf16 -> fp32 step is a 16-bit shift), which then
  *     sits in L2 while every MC-row block of A passes over it;
@@ -329,6 +330,21 @@ static void gemv(const avx2_plan *p, const gemm_panel_weight *w, int m, const ui
     }
 }
 
+/* The columns of one block: at most NC, whole panels, and as many blocks
+ * as a multiple of the threads, all of one width where the panels allow.
+ * With fixed NC-wide blocks, 576 columns (o_proj, down_proj of a 576-wide
+ * model) made blocks of 256, 256 and 64, so one of two threads sat idle
+ * through the last one. */
+static int block_width(int n, int threads)
+{
+    int panels = (n + NR - 1) / NR;
+    int nblocks = (panels + NC / NR - 1) / (NC / NR);
+    nblocks = (nblocks + threads - 1) / threads * threads;
+    if (nblocks > panels)
+        nblocks = panels;
+    return (panels + nblocks - 1) / nblocks * NR;
+}
+
 static engine_status run(void *pp, const void *wp, int m, const uint16_t *a, float *c, engine_err *err)
 {
     (void)err;
@@ -339,14 +355,15 @@ static engine_status run(void *pp, const void *wp, int m, const uint16_t *a, flo
         return ENGINE_OK;
     }
     int nt = gemm_threads_for(m, p->n, p->k, p->threads);
-    int nblocks = (p->n + NC - 1) / NC;
+    int width = block_width(p->n, nt);
+    int nblocks = (p->n + width - 1) / width;
 #pragma omp parallel num_threads(nt)
     {
         pack_a(p, m, a); /* an omp for: its barrier ends before the blocks start */
         float *bw = p->b + (size_t)omp_get_thread_num() * NC * KC;
 #pragma omp for schedule(dynamic, 1)
         for (int bi = 0; bi < nblocks; bi++)
-            block(p, w, m, c, bi * NC, bi * NC + NC, bw);
+            block(p, w, m, c, bi * width, bi * width + width, bw);
     }
     return ENGINE_OK;
 }
