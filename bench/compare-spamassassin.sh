@@ -15,6 +15,10 @@
 # training.json "max_tokens" when it has one (what it was trained with),
 # else 512; MAX_TOKENS=N in the environment overrides it.
 #
+# TEST_SET=DIR in the environment scores DIR/ham and DIR/spam (one message
+# file each) instead of the dev split, with the same training split for
+# Bayes: the two side by side on mail of your own.
+#
 # usage: bench/compare-spamassassin.sh [LLMSPAM [MODEL_DIR [CORPUS_DIR]]]
 #   LLMSPAM     the built llmspam (default: ./llmspam, then llmspam in PATH)
 #   MODEL_DIR   default: models/default next to this script (models/demo works too)
@@ -61,8 +65,15 @@ for c in ham spam; do
     comm -23 "$tmp/all-$c" "$tmp/dev-$c" | sed "s|^|$corpus/|" >"$tmp/train-$c"
     sed "s|^|$corpus/|" "$tmp/dev-$c" >"$tmp/devabs-$c"
 done
+if [ -n "${TEST_SET:-}" ]; then
+    for c in ham spam; do
+        [ -d "$TEST_SET/$c" ] || { echo "$TEST_SET/$c: missing (TEST_SET needs ham/ and spam/)" >&2; exit 1; }
+        find "$(cd "$TEST_SET/$c" && pwd)" -type f ! -name '.*' | sort >"$tmp/devabs-$c"
+        [ -s "$tmp/devabs-$c" ] || { echo "$TEST_SET/$c: no messages" >&2; exit 1; }
+    done
+fi
 echo "train: $(wc -l <"$tmp/train-ham") ham, $(wc -l <"$tmp/train-spam") spam;" \
-    "dev: $(wc -l <"$tmp/dev-ham") ham, $(wc -l <"$tmp/dev-spam") spam"
+    "test${TEST_SET:+ ($TEST_SET)}: $(wc -l <"$tmp/devabs-ham") ham, $(wc -l <"$tmp/devabs-spam") spam"
 
 cat >"$tmp/prefs" <<EOF
 use_bayes 1
@@ -117,8 +128,8 @@ sa_rate=$(perl "$tmp/score.pl" "$tmp/prefs" "$tmp/home" "$tmp/sa-scores" <"$tmp/
 grep -v -e 'gibberish entry' -e '^t [0-9]' "$tmp/sa.err" >&2 || true
 
 # llmspam on the same messages, one compute thread.
-"$llmspam" eval --model "$model" --root "$corpus" --ham-list "$model/dev-ham.txt" \
-    --spam-list "$model/dev-spam.txt" --max-tokens "$MAX_TOKENS" --threads 1 --json --scores "$tmp/llm-scores" >"$tmp/llm.json"
+"$llmspam" eval --model "$model" --ham-list "$tmp/devabs-ham" \
+    --spam-list "$tmp/devabs-spam" --max-tokens "$MAX_TOKENS" --threads 1 --json --scores "$tmp/llm-scores" >"$tmp/llm.json"
 llm_rate=$(sed 's/.*"messages_per_second":\([^,}]*\).*/\1/' "$tmp/llm.json")
 
 # metrics FILE THRESHOLD RATE NAME: P, R, F1, FPR at the threshold; AUC by pairs.
