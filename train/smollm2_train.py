@@ -28,6 +28,8 @@ features and its tokenizer_config.json when there is one next to it, and the
 held-out messages as dev-ham.txt / dev-spam.txt for either split).
 --max-tokens T trains and tests on the first T tokens of features cached at
 more: exact, since with causal attention a position never sees later ones.
+--extra-train FEATURES adds messages to the training side of either split
+(train/synthetic: modern mail the 2002 corpus lacks).
 """
 import argparse
 import json
@@ -245,6 +247,9 @@ def main(argv=None):
     p.add_argument("--train-layers", type=int,
                    help="train only the top K layers (default: every layer F..N-1; 0: norm and head only)")
     p.add_argument("--freeze-norm", action="store_true", help="with --train-layers 0: the head alone")
+    p.add_argument("--pool-last", action="store_true",
+                   help="start the top layer as a mean pool: its k_proj zero, so that every position "
+                        "attends evenly to its whole prefix (the last one: to the whole message)")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--stop-after", type=int, help="stop after epoch N of the --epochs schedule")
     p.add_argument("--batch-size", type=int, default=16)
@@ -264,6 +269,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-train", type=int, help="train on a random sample of this many (timing)")
+    p.add_argument("--extra-train", action="append", default=[], metavar="FEATURES",
+                   help="features of more messages (smollm2_features.py, same base, tokenizer and "
+                        "frozen layers) to train on in either split, never tested on (repeatable)")
     p.add_argument("--max-tokens", type=int,
                    help="cut every message at T tokens (at most the features' max_tokens; default: theirs)")
     args = p.parse_args(argv)
@@ -285,6 +293,17 @@ def main(argv=None):
     tr, te = split(msgs, args.split, [args.dev_ham, args.dev_spam], root)
     if args.max_train:
         tr = rng.sample(tr, min(args.max_train, len(tr)))
+    for extra in args.extra_train:
+        emeta, efeats = smollm2_features.load(extra)
+        for key in ("tokenizer_sha256", "frozen", "dtype"):
+            if emeta[key] != meta[key]:
+                sys.exit("--extra-train %s: %s %s, the features have %s" % (extra, key, emeta[key], meta[key]))
+        emsgs = data.load_rendered(emeta["rendered"])
+        tr += range(len(msgs), len(msgs) + len(emsgs))
+        msgs += emsgs
+        labels += [m.label for m in emsgs]
+        feats += [h[: meta["max_tokens"]] for h in efeats]
+        log("extra training messages: %d (spam %d) from %s" % (len(emsgs), sum(m.label for m in emsgs), extra))
     log("split %s: train %d (spam %d), test %d (spam %d); features: %d frozen layers, max_tokens %d"
         % (args.split, len(tr), sum(labels[i] for i in tr), len(te), sum(labels[i] for i in te),
            meta["frozen"], meta["max_tokens"]))
@@ -295,6 +314,15 @@ def main(argv=None):
             model.model.layers[j].requires_grad_(False)
         if args.train_layers == 0 and args.freeze_norm:
             model.model.norm.requires_grad_(False)
+    if args.pool_last:
+        # With k = 0 every attention score is 0: softmax spreads each position
+        # evenly over its prefix, so the last token starts out holding the
+        # mean of the message (a mean-pooled probe, which ranks far better
+        # than the last token alone). q keeps its weights, so k gets a
+        # gradient and the pool can learn to weigh tokens; nothing here is
+        # outside LlamaForSequenceClassification.
+        with torch.no_grad():
+            model.model.layers[-1].self_attn.k_proj.weight.zero_()
     head = [model.score.weight]
     body = [p_ for n, p_ in model.model.named_parameters() if p_.requires_grad]
     groups = [{"params": [p_ for p_ in body if p_.dim() >= 2], "weight_decay": args.weight_decay, "lr": args.lr},
