@@ -272,6 +272,10 @@ def main(argv=None):
     p.add_argument("--extra-train", action="append", default=[], metavar="FEATURES",
                    help="features of more messages (smollm2_features.py, same base, tokenizer and "
                         "frozen layers) to train on in either split, never tested on (repeatable)")
+    p.add_argument("--extra-spam-weight", type=float, default=1.0,
+                   help="the loss weight of an --extra-train spam message (ham: --ham-weight, as in "
+                        "the corpus); a few modern spam against as many modern ham weighed "
+                        "--ham-weight each would teach that modern mail is ham")
     p.add_argument("--max-tokens", type=int,
                    help="cut every message at T tokens (at most the features' max_tokens; default: theirs)")
     args = p.parse_args(argv)
@@ -293,6 +297,7 @@ def main(argv=None):
     tr, te = split(msgs, args.split, [args.dev_ham, args.dev_spam], root)
     if args.max_train:
         tr = rng.sample(tr, min(args.max_train, len(tr)))
+    extra_spam = set()
     for extra in args.extra_train:
         emeta, efeats = smollm2_features.load(extra)
         for key in ("tokenizer_sha256", "frozen", "dtype"):
@@ -300,6 +305,7 @@ def main(argv=None):
                 sys.exit("--extra-train %s: %s %s, the features have %s" % (extra, key, emeta[key], meta[key]))
         emsgs = data.load_rendered(emeta["rendered"])
         tr += range(len(msgs), len(msgs) + len(emsgs))
+        extra_spam.update(i for i, m in enumerate(emsgs, len(msgs)) if m.label == 1)
         msgs += emsgs
         labels += [m.label for m in emsgs]
         feats += [h[: meta["max_tokens"]] for h in efeats]
@@ -371,7 +377,8 @@ def main(argv=None):
             ce = loss_fn_each(every.reshape(-1, 2), y.repeat_interleave(n)).view(-1, n)
             per_message = (ce * real).sum(1) / real.sum(1)
             pooled = ce[torch.arange(ce.shape[0]), lens - 1]
-            weight = torch.where(y == 0, args.ham_weight, 1.0)
+            weight = torch.tensor([args.ham_weight if labels[i] == 0 else
+                                   args.extra_spam_weight if i in extra_spam else 1.0 for i in b])
             loss = ((args.allpos_weight * per_message + (1 - args.allpos_weight) * pooled) * weight).sum() \
                 / weight.sum()
             opt.zero_grad(set_to_none=True)
