@@ -303,6 +303,9 @@ def main(argv=None):
         for key in ("tokenizer_sha256", "frozen", "dtype"):
             if emeta[key] != meta[key]:
                 sys.exit("--extra-train %s: %s %s, the features have %s" % (extra, key, emeta[key], meta[key]))
+        if emeta["max_tokens"] < meta["max_tokens"]:
+            sys.exit("--extra-train %s: cut at %d tokens, under the %d trained at"
+                     % (extra, emeta["max_tokens"], meta["max_tokens"]))
         emsgs = data.load_rendered(emeta["rendered"])
         tr += range(len(msgs), len(msgs) + len(emsgs))
         extra_spam.update(i for i, m in enumerate(emsgs, len(msgs)) if m.label == 1)
