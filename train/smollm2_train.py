@@ -29,7 +29,9 @@ held-out messages as dev-ham.txt / dev-spam.txt for either split).
 --max-tokens T trains and tests on the first T tokens of features cached at
 more: exact, since with causal attention a position never sees later ones.
 --extra-train FEATURES adds messages to the training side of either split
-(train/synthetic: modern mail the 2002 corpus lacks).
+(train/synthetic: modern mail the 2002 corpus lacks); --also-score
+NAME=FEATURES scores more messages after every epoch without training on
+them (bench/modern-mail).
 """
 import argparse
 import json
@@ -276,6 +278,9 @@ def main(argv=None):
                    help="the loss weight of an --extra-train spam message (ham: --ham-weight, as in "
                         "the corpus); a few modern spam against as many modern ham weighed "
                         "--ham-weight each would teach that modern mail is ham")
+    p.add_argument("--also-score", action="append", default=[], metavar="NAME=FEATURES",
+                   help="after every epoch, also score these features (never trained on): metrics in "
+                        "the log and history.json, scores in CKPT/scores-NAME-epochN.txt (repeatable)")
     p.add_argument("--max-tokens", type=int,
                    help="cut every message at T tokens (at most the features' max_tokens; default: theirs)")
     args = p.parse_args(argv)
@@ -313,6 +318,16 @@ def main(argv=None):
         labels += [m.label for m in emsgs]
         feats += [h[: meta["max_tokens"]] for h in efeats]
         log("extra training messages: %d (spam %d) from %s" % (len(emsgs), sum(m.label for m in emsgs), extra))
+    also = []
+    for spec in args.also_score:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            sys.exit("--also-score %s: expected NAME=FEATURES" % spec)
+        ameta, afeats = smollm2_features.load(path)
+        for key in ("tokenizer_sha256", "frozen", "dtype"):
+            if ameta[key] != meta[key]:
+                sys.exit("--also-score %s: %s %s, the features have %s" % (path, key, ameta[key], meta[key]))
+        also.append((name, data.load_rendered(ameta["rendered"]), [h[: meta["max_tokens"]] for h in afeats]))
     log("split %s: train %d (spam %d), test %d (spam %d); features: %d frozen layers, max_tokens %d"
         % (args.split, len(tr), sum(labels[i] for i in tr), len(te), sum(labels[i] for i in te),
            meta["frozen"], meta["max_tokens"]))
@@ -406,6 +421,15 @@ def main(argv=None):
         with open(os.path.join(args.ckpt, "scores-epoch%d.txt" % epoch), "w") as f:
             for i, s in zip(te, scores):
                 f.write("%s %s %.6f\n" % (msgs[i].name, LABELS[labels[i]], s))
+        for name, amsgs, afeats in also:
+            alabels = [am.label for am in amsgs]
+            ascores = predict(model, afeats, range(len(afeats)), args.bf16)
+            am = binary_metrics(alabels, ascores, 0.5)
+            m.setdefault("also", {})[name] = am
+            log("epoch %d %s: %s" % (epoch, name, fmt_metrics(am)))
+            with open(os.path.join(args.ckpt, "scores-%s-epoch%d.txt" % (name, epoch)), "w") as f:
+                for am_, s in zip(amsgs, ascores):
+                    f.write("%s %s %.6f\n" % (am_.name, LABELS[am_.label], s))
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                     "rng": rng.getstate(), "torch_rng": torch.get_rng_state(), "epoch": epoch,
                     "history": history}, last + ".tmp")
