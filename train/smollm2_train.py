@@ -327,6 +327,9 @@ def main(argv=None):
         for key in ("tokenizer_sha256", "frozen", "dtype"):
             if ameta[key] != meta[key]:
                 sys.exit("--also-score %s: %s %s, the features have %s" % (path, key, ameta[key], meta[key]))
+        if ameta["max_tokens"] < meta["max_tokens"]:
+            sys.exit("--also-score %s: cut at %d tokens, under the %d trained at"
+                     % (path, ameta["max_tokens"], meta["max_tokens"]))
         also.append((name, data.load_rendered(ameta["rendered"]), [h[: meta["max_tokens"]] for h in afeats]))
     log("split %s: train %d (spam %d), test %d (spam %d); features: %d frozen layers, max_tokens %d"
         % (args.split, len(tr), sum(labels[i] for i in tr), len(te), sum(labels[i] for i in te),
@@ -424,12 +427,12 @@ def main(argv=None):
         for name, amsgs, afeats in also:
             alabels = [am.label for am in amsgs]
             ascores = predict(model, afeats, range(len(afeats)), args.bf16)
-            am = binary_metrics(alabels, ascores, 0.5)
-            m.setdefault("also", {})[name] = am
-            log("epoch %d %s: %s" % (epoch, name, fmt_metrics(am)))
+            ametrics = binary_metrics(alabels, ascores, 0.5)
+            m.setdefault("also", {})[name] = ametrics
+            log("epoch %d %s: %s" % (epoch, name, fmt_metrics(ametrics)))
             with open(os.path.join(args.ckpt, "scores-%s-epoch%d.txt" % (name, epoch)), "w") as f:
-                for am_, s in zip(amsgs, ascores):
-                    f.write("%s %s %.6f\n" % (am_.name, LABELS[am_.label], s))
+                for amsg, s in zip(amsgs, ascores):
+                    f.write("%s %s %.6f\n" % (amsg.name, LABELS[amsg.label], s))
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                     "rng": rng.getstate(), "torch_rng": torch.get_rng_state(), "epoch": epoch,
                     "history": history}, last + ".tmp")
