@@ -6,7 +6,9 @@
  *   bf16  vdpbf16ps zmm (16 fp32 lanes x 2 products = 64 FLOPs), the
  *         ceiling of the avx512_bf16 path (cpu_peak.c);
  *   f32   vfmadd231ps ymm (8 lanes x 2 = 16 FLOPs), the ceiling of the
- *         avx2 path (cpu_peak_avx2.c).
+ *         avx2 path (cpu_peak_avx2.c);
+ *   f32x16  vfmadd231ps zmm (16 lanes x 2 = 32 FLOPs), the ceiling of the
+ *         avx512 path (cpu_peak_avx512.c).
  */
 #ifndef LLMSPAM_ENGINE_CPU_PEAK_H
 #define LLMSPAM_ENGINE_CPU_PEAK_H
@@ -18,7 +20,10 @@ double cpu_peak_bf16_gflops(int threads, int tries);
 /* Best f32 FMA (ymm) GFLOP/s, or 0 when the CPU lacks AVX2+FMA. */
 double cpu_peak_f32_gflops(int threads, int tries);
 
-/* For the two probes (cpu_peak_time.c, built without ISA flags): the best
+/* Best f32 FMA (zmm) GFLOP/s, or 0 when the CPU lacks AVX-512F. */
+double cpu_peak_f32x16_gflops(int threads, int tries);
+
+/* For the probes (cpu_peak_time.c, built without ISA flags): the best
  * GFLOP/s over tries runs of chains() on threads threads, each run doing
  * flops_per_thread on every thread. */
 double cpu_peak_best_gflops(void (*chains)(void), int threads, int tries, double flops_per_thread);

@@ -37,7 +37,8 @@ engine_status gemm_ctx_new_capped(cpu_isa cap, gemm_ctx **out, engine_err *err)
     if (!g)
         return engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory");
     /* fastest first; a path that cannot be made here gives way to the next */
-    const gemm_impl *const order[] = {&gemm_impl_onednn, &gemm_impl_avx2, &gemm_impl_portable};
+    const gemm_impl *const order[] = {&gemm_impl_onednn, &gemm_impl_avx512, &gemm_impl_avx2,
+                                      &gemm_impl_portable};
     engine_status st = ENGINE_ERR_BACKEND;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         st = order[i]->ctx_new(isa, &g->state, &g->path, err);

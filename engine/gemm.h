@@ -17,12 +17,13 @@
  * present can actually make, never from build flags. The paths
  * (gemm_path()), fastest first:
  *   "avx512_bf16"  oneDNN's bf16 matmul on AVX512-BF16 (gemm_onednn.c)
- *   "avx512"       oneDNN's bf16 matmul capped at AVX-512 without BF16
- *   "avx2"         our AVX2+FMA kernel, bf16 panels widened as it goes
- *                  (gemm_avx2.c)
+ *   "avx512"       our AVX-512F kernel, bf16 panels widened as it goes
+ *                  (gemm_avx512.c; oneDNN is 7x slower without BF16)
+ *   "avx2"         the same blocking with an AVX2+FMA kernel (gemm_avx2.c;
+ *                  the same bits as avx512, gemm_blocked.h)
  *   "portable"     plain C, any CPU (gemm_portable.c)
- * A path that cannot be made (oneDNN refuses a bf16 matmul) falls to the
- * next one; portable always can.
+ * A path that cannot be made (the CPU lacks it, or oneDNN refuses a bf16
+ * matmul) falls to the next one; portable always can.
  */
 #ifndef LLMSPAM_ENGINE_GEMM_H
 #define LLMSPAM_ENGINE_GEMM_H
@@ -73,7 +74,8 @@ engine_status gemm_run(gemm_plan *p, const gemm_weight *w, int m, const uint16_t
                        engine_err *err);
 
 /* The kernel that runs m rows, for benchmarks: oneDNN's implementation
- * (e.g. "brg:avx512_core_bf16"), or "avx2 6x16", "portable 4x16", ... */
+ * (e.g. "brg:avx512_core_bf16"), or "avx512 16x16", "avx2 6x16",
+ * "portable 4x16", ... */
 const char *gemm_plan_impl(const gemm_plan *p, int m);
 
 #endif

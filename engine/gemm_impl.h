@@ -1,8 +1,9 @@
 /*
  * gemm_impl: the private interface between the GEMM seam (gemm.c) and its
- * implementations (gemm_onednn.c, gemm_avx2.c, gemm_portable.c). Only the
- * seam includes it. Each implementation's state, weights and plans are
- * opaque pointers to the seam; the seam checks shapes and routes calls.
+ * implementations (gemm_onednn.c, gemm_avx512.c, gemm_avx2.c,
+ * gemm_portable.c). Only the seam includes it. Each implementation's
+ * state, weights and plans are opaque pointers to the seam; the seam
+ * checks shapes and routes calls.
  */
 #ifndef LLMSPAM_ENGINE_GEMM_IMPL_H
 #define LLMSPAM_ENGINE_GEMM_IMPL_H
@@ -34,6 +35,7 @@ typedef struct gemm_impl {
 } gemm_impl;
 
 extern const gemm_impl gemm_impl_onednn;
+extern const gemm_impl gemm_impl_avx512;
 extern const gemm_impl gemm_impl_avx2;
 extern const gemm_impl gemm_impl_portable;
 
@@ -42,7 +44,7 @@ extern const gemm_impl gemm_impl_portable;
  * thread on a shared machine), else `threads`. */
 int gemm_threads_for(int m, int n, int k, int threads);
 
-/* The panel layout of the AVX2 and portable paths: W [n][k] in panels of
+/* The panel layout of the AVX-512, AVX2 and portable paths: W [n][k] in panels of
  * GEMM_NR columns, panel j = W[j*NR .. j*NR+NR)[0..k) stored [k][NR]
  * (element (col c, depth p) at p*NR + c), the last panel's missing
  * columns zero. bf16, like the source: no fp32 copy of the model. */
@@ -50,7 +52,7 @@ int gemm_threads_for(int m, int n, int k, int threads);
 size_t gemm_panels_elems(int n, int k);
 void gemm_panels_pack(const uint16_t *w, int n, int k, uint16_t *panels);
 
-/* The prepared weight of both panel paths: their weight_new and weight_free. */
+/* The prepared weight of the panel paths: their weight_new and weight_free. */
 typedef struct gemm_panel_weight {
     int n, k;
     uint16_t *panels; /* gemm_panels_elems(n, k) */

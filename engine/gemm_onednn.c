@@ -1,10 +1,10 @@
 /*
- * gemm_onednn: the "avx512_bf16" and "avx512" paths of the GEMM seam:
- * oneDNN's bf16 matmul with weights reordered once and one primitive per
- * row bucket (runtime-m primitives fall back to oneDNN's slower gemm:jit;
- * fixed-m ones get brgemm). Debian's oneDNN 2.6 makes a bf16 matmul only
- * from AVX-512 up, so below that this path is not offered; a level capped
- * under the CPU's is passed on with dnnl_set_max_cpu_isa. See gemm.h.
+ * gemm_onednn: the "avx512_bf16" path of the GEMM seam: oneDNN's bf16
+ * matmul (brgemm, AMX tiles where the CPU has them) with weights reordered
+ * once and one primitive per row bucket (runtime-m primitives fall back to
+ * oneDNN's slower gemm:jit; fixed-m ones get brgemm). Offered only on CPUs
+ * with AVX512-BF16: without it Debian's oneDNN 2.6 emulates bf16 in
+ * gemm:jit, 7x slower than the avx512 path (gemm_avx512.c). See gemm.h.
  */
 #include "config.h"
 #include "engine/gemm.h"
@@ -12,7 +12,6 @@
 
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -320,19 +319,6 @@ static const char *plan_impl(const void *pp, int m)
     return b ? b->impl : "none";
 }
 
-/* oneDNN takes its ISA cap once per process, before its first primitive:
- * the process's level (cpu_isa_get()) is passed on then. */
-static dnnl_cpu_isa_t isa_set;
-static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
-
-static void set_isa(void)
-{
-    cpu_isa isa = cpu_isa_get();
-    isa_set = isa == CPU_ISA_AVX512 ? dnnl_cpu_isa_avx512_core : dnnl_cpu_isa_all;
-    if (isa_set != dnnl_cpu_isa_all && dnnl_set_max_cpu_isa(isa_set) != dnnl_success)
-        isa_set = (dnnl_cpu_isa_t)-1; /* could not cap it: do not use oneDNN */
-}
-
 static void ctx_free(void *state)
 {
     onednn_ctx *g = state;
@@ -345,12 +331,11 @@ static void ctx_free(void *state)
 static engine_status ctx_new(cpu_isa cap, void **state, const char **path, engine_err *err)
 {
     *state = NULL;
-    if (cap < CPU_ISA_AVX512)
-        return engine_fail(err, ENGINE_ERR_BACKEND, "oneDNN: no bf16 matmul below AVX-512");
-    pthread_once(&isa_once, set_isa);
-    /* oneDNN's cap is the process's: a context capped lower cannot use it */
-    if (cap != cpu_isa_get() || isa_set == (dnnl_cpu_isa_t)-1)
-        return engine_fail(err, ENGINE_ERR_BACKEND, "oneDNN: cannot be capped at %s", cpu_isa_name(cap));
+    /* Below AVX512-BF16 oneDNN's bf16 matmul is its gemm:jit, slower than
+     * the avx512 and avx2 paths (gemm_avx512.c): not offered there. */
+    if (cap < CPU_ISA_AVX512_BF16)
+        return engine_fail(err, ENGINE_ERR_BACKEND, "oneDNN: used only with AVX512-BF16, not at %s",
+                           cpu_isa_name(cap));
     onednn_ctx *g = calloc(1, sizeof *g);
     if (!g)
         return engine_fail(err, ENGINE_ERR_NOMEM, "oneDNN: out of memory");
@@ -366,7 +351,7 @@ static engine_status ctx_new(cpu_isa cap, void **state, const char **path, engin
     }
     dnnl_primitive_desc_destroy(pd);
     *state = g;
-    *path = cap == CPU_ISA_AVX512 ? "avx512" : "avx512_bf16";
+    *path = "avx512_bf16";
     return ENGINE_OK;
 }
 

@@ -35,10 +35,10 @@ static void usage(FILE *out)
             "  achieved GFLOP/s, counting the FLOPs of the work actually done;\n"
             "  the GEMM path in use (avx512_bf16, avx512, avx2 or portable; capped by\n"
             "  LLMSPAM_CPU_ISA) and its peak, measured in the same run on T threads:\n"
-            "  a vdpbf16ps probe for avx512_bf16, a vfmadd231ps ymm probe otherwise\n"
-            "  (none for portable on a CPU without FMA); the fraction of it reached\n"
-            "  (oneDNN's AMX tiles, where the CPU has them, run above the vdpbf16ps\n"
-            "  probe: the peak line then says so, and gemm_amx is true);\n"
+            "  a vdpbf16ps probe for avx512_bf16, vfmadd231ps zmm for avx512, ymm\n"
+            "  otherwise (none for portable on a CPU without FMA); the fraction of it\n"
+            "  reached (oneDNN's AMX tiles, where the CPU has them, run above the\n"
+            "  vdpbf16ps probe: the peak line then says so, and gemm_amx is true);\n"
             "  the same per CPU-second (all threads' CPU time of the best pass against\n"
             "  one thread's peak), which a shared machine's waits do not lower;\n"
             "  the GEMMs alone on the layer shapes (qkv, o, gate_up, down) at N rows;\n"
@@ -76,14 +76,42 @@ static double cpu_s(void)
            ru.ru_stime.tv_usec * 1e-6;
 }
 
+/* The probe of each GEMM path's ceiling (cpu_peak.h). */
+typedef enum { PEAK_F32_YMM, PEAK_F32_ZMM, PEAK_BF16 } peak_probe;
+
+static peak_probe probe_of(const char *path)
+{
+    if (!strcmp(path, "avx512_bf16"))
+        return PEAK_BF16;
+    return !strcmp(path, "avx512") ? PEAK_F32_ZMM : PEAK_F32_YMM;
+}
+
+static const char *probe_name(peak_probe k)
+{
+    switch (k) {
+    case PEAK_BF16: return "bf16 (vdpbf16ps zmm)";
+    case PEAK_F32_ZMM: return "f32 FMA (vfmadd231ps zmm)";
+    default: return "f32 FMA (vfmadd231ps ymm)";
+    }
+}
+
+static double probe_gflops(peak_probe k, int threads, int tries)
+{
+    switch (k) {
+    case PEAK_BF16: return cpu_peak_bf16_gflops(threads, tries);
+    case PEAK_F32_ZMM: return cpu_peak_f32x16_gflops(threads, tries);
+    default: return cpu_peak_f32_gflops(threads, tries);
+    }
+}
+
 /* One thread's peak per CPU-second: the probe's FLOPs (its rate times its
  * wall time) over the CPU time it used, best of tries. */
-static double peak_per_cpu_s(int bf16, int tries)
+static double peak_per_cpu_s(peak_probe probe, int tries)
 {
     double best = 0;
     for (int i = 0; i < tries; i++) {
         double w = now_s(), u = cpu_s();
-        double gf = bf16 ? cpu_peak_bf16_gflops(1, 1) : cpu_peak_f32_gflops(1, 1);
+        double gf = probe_gflops(probe, 1, 1);
         w = now_s() - w;
         u = cpu_s() - u;
         double r = u > 0 ? gf * w / u : 0;
@@ -178,9 +206,9 @@ int cmd_bench(int argc, char **argv)
 
     /* the ceiling of the path in use */
     const char *path = forward_gemm_path(fw);
-    int bf16_peak = !strcmp(path, "avx512_bf16");
-    const char *peak_kind = bf16_peak ? "bf16 (vdpbf16ps zmm)" : "f32 FMA (vfmadd231ps ymm)";
-    double peak = bf16_peak ? cpu_peak_bf16_gflops((int)threads, 5) : cpu_peak_f32_gflops((int)threads, 5);
+    peak_probe probe = probe_of(path);
+    const char *peak_kind = probe_name(probe);
+    double peak = probe_gflops(probe, (int)threads, 5);
     if (peak <= 0)
         peak_kind = "none";
     double best = 1e30, best_cpu = 1e30, flops = 0;
@@ -234,13 +262,13 @@ int cmd_bench(int argc, char **argv)
     if (amx)
         peak_kind = "bf16 (vdpbf16ps zmm; not the ceiling of the AMX tiles in use)";
     /* the probe again after the work: the best of both */
-    double peak2 = bf16_peak ? cpu_peak_bf16_gflops((int)threads, 5) : cpu_peak_f32_gflops((int)threads, 5);
+    double peak2 = probe_gflops(probe, (int)threads, 5);
     peak = peak2 > peak ? peak2 : peak;
     /* On a shared machine the wall clock of a long pass counts the time its
      * threads wait for a core, which a short probe escapes: so also the
      * FLOPs per CPU-second (every thread, spinning included) against one
      * thread's peak. */
-    double peak1 = peak_per_cpu_s(bf16_peak, 5);
+    double peak1 = peak_per_cpu_s(probe, 5);
     double cpu_gflops = flops / best_cpu / 1e9;
 
     double gflops = flops / best / 1e9;
