@@ -18,7 +18,7 @@
  * (gemm_path()), fastest first:
  *   "avx512_bf16"  oneDNN's bf16 matmul on AVX512-BF16 (gemm_onednn.c)
  *   "avx512"       our AVX-512F kernel, bf16 panels widened as it goes
- *                  (gemm_avx512.c; oneDNN is 7x slower without BF16)
+ *                  (gemm_avx512.c; oneDNN is 4x slower without BF16)
  *   "avx2"         the same blocking with an AVX2+FMA kernel (gemm_avx2.c;
  *                  the same bits as avx512, gemm_blocked.h)
  *   "portable"     plain C, any CPU (gemm_portable.c)

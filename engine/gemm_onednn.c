@@ -4,7 +4,7 @@
  * once and one primitive per row bucket (runtime-m primitives fall back to
  * oneDNN's slower gemm:jit; fixed-m ones get brgemm). Offered only on CPUs
  * with AVX512-BF16: without it Debian's oneDNN 2.6 emulates bf16 in
- * gemm:jit, 7x slower than the avx512 path (gemm_avx512.c). See gemm.h.
+ * gemm:jit, 4x slower than the avx512 path (gemm_avx512.c). See gemm.h.
  */
 #include "config.h"
 #include "engine/gemm.h"
