@@ -15,6 +15,8 @@
 
 #define MR 6
 #define MC 120 /* rows of A per block: MC x KC fp32 = 120 KB (L2) */
+#define IMPL gemm_impl_avx2
+#define IMPL_NAME "avx2"
 #define TILE_NAME "avx2 6x16"
 #define GEMV_NAME "avx2 gemv"
 #include "engine/gemm_blocked.h"
@@ -29,11 +31,6 @@ static engine_status ctx_new(cpu_isa cap, void **state, const char **path, engin
         return engine_fail(err, ENGINE_ERR_BACKEND, "gemm: this CPU has no AVX2+FMA");
     *path = "avx2";
     return ENGINE_OK;
-}
-
-static void ctx_free(void *state)
-{
-    (void)state;
 }
 
 /* c[6][16] (ldc) (=|+=) a[kc][6] * b[kc][16] */
@@ -132,18 +129,6 @@ static void kernel_rows(int rows, int kc, const float *a, const float *b, float 
     default: kernel_rx16(5, kc, a, b, c, ldc, add); break;
     }
 }
-
-const gemm_impl gemm_impl_avx2 = {
-    .name = "avx2",
-    .ctx_new = ctx_new,
-    .ctx_free = ctx_free,
-    .weight_new = gemm_panel_weight_new,
-    .weight_free = gemm_panel_weight_free,
-    .plan_new = plan_new,
-    .plan_free = plan_free,
-    .run = run,
-    .plan_impl = plan_impl,
-};
 
 #else /* not x86-64: the path is never offered */
 

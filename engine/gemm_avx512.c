@@ -21,6 +21,8 @@
 
 #define MR 16
 #define MC 128 /* rows of A per block: MC x KC fp32 = 128 KB (L2) */
+#define IMPL gemm_impl_avx512
+#define IMPL_NAME "avx512"
 #define TILE_NAME "avx512 16x16"
 #define GEMV_NAME "avx512 gemv"
 #include "engine/gemm_blocked.h"
@@ -35,11 +37,6 @@ static engine_status ctx_new(cpu_isa cap, void **state, const char **path, engin
         return engine_fail(err, ENGINE_ERR_BACKEND, "gemm: this CPU has no AVX-512F");
     *path = "avx512";
     return ENGINE_OK;
-}
-
-static void ctx_free(void *state)
-{
-    (void)state;
 }
 
 /* c[rows][16] (ldc) (=|+=) a[kc][16] (its first rows) * b[kc][16]; rows a
@@ -97,18 +94,6 @@ static void kernel_rows(int rows, int kc, const float *a, const float *b, float 
     default: kernel_rx16(15, kc, a, b, c, ldc, add); break;
     }
 }
-
-const gemm_impl gemm_impl_avx512 = {
-    .name = "avx512",
-    .ctx_new = ctx_new,
-    .ctx_free = ctx_free,
-    .weight_new = gemm_panel_weight_new,
-    .weight_free = gemm_panel_weight_free,
-    .plan_new = plan_new,
-    .plan_free = plan_free,
-    .run = run,
-    .plan_impl = plan_impl,
-};
 
 #else /* not x86-64: the path is never offered */
 

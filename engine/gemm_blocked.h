@@ -5,11 +5,13 @@
  * compiled with its own ISA flags (AVX2 + FMA at least: the widening and
  * the gemv below are ymm code), after defining:
  *   MR      rows of its micro-kernel; MC rows of A per block (MR multiple)
+ *   IMPL, IMPL_NAME  the gemm_impl this defines, and its name ("avx2")
  *   TILE_NAME  what plan_impl calls a tiled product ("avx2 6x16")
  *   GEMV_NAME  what it calls a product of at most GEMV_M rows
+ * and, anywhere after the include:
+ *   ctx_new (the gemm_impl's: is the CPU able, at this cap?)
  *   kernel_full(kc, a, b, c, ldc, add): c[MR][16] (=|+=) a[kc][MR] * b[kc][16]
- *   kernel_rows(rows, kc, a, b, c, ldc, add): the same for 1 <= rows < MR
- * and gets plan_new, plan_free, run and plan_impl for its gemm_impl.
+ *   kernel_rows(rows, kc, a, b, c, ldc, add): the same for 1 <= rows < MR.
  *
  * The weights stay bf16 in memory, in the panel layout of gemm_impl.h
  * (GEMM_NR = 16 columns x k). A product is done the GotoBLAS way:
@@ -49,7 +51,8 @@
 #define NC 256 /* columns per block: NC x KC fp32 = 256 KB (L2) */
 #define GEMV_M 4
 
-/* The including file's micro-kernels, defined after this file. */
+/* The including file's part, defined after this file. */
+static engine_status ctx_new(cpu_isa cap, void **state, const char **path, engine_err *err);
 static inline void kernel_full(int kc, const float *restrict a, const float *restrict b,
                                float *restrict c, size_t ldc, bool add);
 static void kernel_rows(int rows, int kc, const float *a, const float *b, float *c, size_t ldc,
@@ -264,5 +267,22 @@ static const char *plan_impl(const void *pp, int m)
     (void)pp;
     return m <= GEMV_M ? GEMV_NAME : TILE_NAME;
 }
+
+static void ctx_free(void *state)
+{
+    (void)state;
+}
+
+const gemm_impl IMPL = {
+    .name = IMPL_NAME,
+    .ctx_new = ctx_new,
+    .ctx_free = ctx_free,
+    .weight_new = gemm_panel_weight_new,
+    .weight_free = gemm_panel_weight_free,
+    .plan_new = plan_new,
+    .plan_free = plan_free,
+    .run = run,
+    .plan_impl = plan_impl,
+};
 
 #endif
