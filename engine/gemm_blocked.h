@@ -58,46 +58,16 @@ static inline void kernel_full(int kc, const float *restrict a, const float *res
 static void kernel_rows(int rows, int kc, const float *a, const float *b, float *c, size_t ldc,
                         bool add);
 
-typedef struct blocked_plan {
-    int n, k, max_m, threads;
-    bool accumulate;
-    float *a; /* [ceil(max_m/MR)][k][MR] A widened (rows past m zero) */
-    float *b; /* [threads][NC/NR][KC][NR] weight blocks widened */
-} blocked_plan;
-
-static void plan_free(void *pp)
-{
-    blocked_plan *p = pp;
-    if (!p)
-        return;
-    free(p->a);
-    free(p->b);
-    free(p);
-}
-
+/* A widened in micro-panels [ceil(max_m/MR)][k][MR] (rows past m zero);
+ * per thread one weight block widened [NC/NR][KC][NR]. */
 static engine_status plan_new(void *state, const void *proto, int n, int k, int max_m,
                               bool accumulate, int threads, void **out, engine_err *err)
 {
     (void)state;
     (void)proto;
-    *out = NULL;
-    blocked_plan *p = calloc(1, sizeof *p);
-    if (!p)
-        return engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory");
-    *p = (blocked_plan){.n = n, .k = k, .max_m = max_m, .threads = threads, .accumulate = accumulate};
     size_t arows = (size_t)(max_m + MR - 1) / MR * MR;
-    void *a = NULL, *b = NULL;
-    if (posix_memalign(&a, 64, arows * (size_t)k * sizeof(float)) ||
-        posix_memalign(&b, 64, (size_t)threads * NC * KC * sizeof(float))) {
-        free(a);
-        free(p);
-        return engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory for the scratch of %dx%dx%d",
-                           max_m, n, k);
-    }
-    p->a = a;
-    p->b = b;
-    *out = p;
-    return ENGINE_OK;
+    return gemm_panel_plan_new(n, k, max_m, accumulate, threads, arows * (size_t)k,
+                               (size_t)NC * KC, out, err);
 }
 
 /* 8 bf16 -> 8 fp32: the bf16 bits are the top half of the float */
@@ -132,7 +102,7 @@ static void kernel_edge(int kc, const float *a, const float *b, float *c, size_t
 
 /* A rows [0, m) widened into MR-row micro-panels [k][MR], zero past m:
  * written in order, read from the panel's rows side by side. */
-static void pack_a(const blocked_plan *p, int m, const uint16_t *a)
+static void pack_a(const gemm_panel_plan *p, int m, const uint16_t *a)
 {
     int k = p->k, np = (m + MR - 1) / MR;
 #pragma omp for schedule(static)
@@ -155,7 +125,7 @@ static void pack_a(const blocked_plan *p, int m, const uint16_t *a)
 
 /* One NC-column block [j0, j1) of C (columns, multiples of NR but j1 may be
  * past n) on this thread, with its weight-block scratch bw. */
-static void block(const blocked_plan *p, const gemm_panel_weight *w, int m, float *c, int j0, int j1,
+static void block(const gemm_panel_plan *p, const gemm_panel_weight *w, int m, float *c, int j0, int j1,
                   float *bw)
 {
     int n = p->n, k = p->k;
@@ -192,7 +162,7 @@ static void block(const blocked_plan *p, const gemm_panel_weight *w, int m, floa
 }
 
 /* m <= GEMV_M rows: stream the bf16 panels once, widened in registers. */
-static void gemv(const blocked_plan *p, const gemm_panel_weight *w, int m, const uint16_t *a, float *c)
+static void gemv(const gemm_panel_plan *p, const gemm_panel_weight *w, int m, const uint16_t *a, float *c)
 {
     int n = p->n, k = p->k, np = (n + NR - 1) / NR;
     float *af = p->a; /* [m][k] */
@@ -242,7 +212,7 @@ static int block_width(int n, int threads)
 static engine_status run(void *pp, const void *wp, int m, const uint16_t *a, float *c, engine_err *err)
 {
     (void)err;
-    blocked_plan *p = pp;
+    gemm_panel_plan *p = pp;
     const gemm_panel_weight *w = wp;
     if (m <= GEMV_M) {
         gemv(p, w, m, a, c);
@@ -280,7 +250,7 @@ const gemm_impl IMPL = {
     .weight_new = gemm_panel_weight_new,
     .weight_free = gemm_panel_weight_free,
     .plan_new = plan_new,
-    .plan_free = plan_free,
+    .plan_free = gemm_panel_plan_free,
     .run = run,
     .plan_impl = plan_impl,
 };

@@ -62,4 +62,17 @@ engine_status gemm_panel_weight_new(void *state, const char *name, int n, int k,
                                     engine_err *err);
 void gemm_panel_weight_free(void *w);
 
+/* The plan of the panel paths: the shape, and the fp32 scratch each path
+ * sizes for itself (A widened; one block of widened weight per thread).
+ * gemm_panel_plan_free is their plan_free. */
+typedef struct gemm_panel_plan {
+    int n, k, max_m, threads;
+    bool accumulate;
+    float *a; /* a_floats */
+    float *b; /* [threads][b_floats] */
+} gemm_panel_plan;
+engine_status gemm_panel_plan_new(int n, int k, int max_m, bool accumulate, int threads,
+                                  size_t a_floats, size_t b_floats, void **out, engine_err *err);
+void gemm_panel_plan_free(void *p);
+
 #endif

@@ -1,7 +1,7 @@
 /*
  * gemm_portable: the "portable" path of the GEMM seam, plain C for any CPU
- * (arm64 included), and the bf16 panel layout and prepared weight it
- * shares with the AVX2 path (gemm_impl.h). Correct first: fp32
+ * (arm64 included), and the bf16 panel layout, prepared weight and plan
+ * it shares with the AVX2 and AVX-512 paths (gemm_impl.h). Correct first: fp32
  * accumulation, every edge handled. Blocked so that small models stay
  * usable: A widened to fp32 once per run, each weight panel widened KC
  * deep at a time, and a 4x16 tile of fp32 accumulators the compiler can
@@ -69,13 +69,6 @@ engine_status gemm_panel_weight_new(void *state, const char *name, int n, int k,
     return ENGINE_OK;
 }
 
-typedef struct port_plan {
-    int n, k, max_m, threads;
-    bool accumulate;
-    float *a;  /* [max_m][k] A widened */
-    float *b;  /* [threads][KC][GEMM_NR] one panel slice widened */
-} port_plan;
-
 static engine_status ctx_new(cpu_isa cap, void **state, const char **path, engine_err *err)
 {
     (void)cap;
@@ -90,9 +83,9 @@ static void ctx_free(void *state)
     (void)state;
 }
 
-static void plan_free(void *pp)
+void gemm_panel_plan_free(void *pp)
 {
-    port_plan *p = pp;
+    gemm_panel_plan *p = pp;
     if (!p)
         return;
     free(p->a);
@@ -100,19 +93,17 @@ static void plan_free(void *pp)
     free(p);
 }
 
-static engine_status plan_new(void *state, const void *proto, int n, int k, int max_m,
-                              bool accumulate, int threads, void **out, engine_err *err)
+engine_status gemm_panel_plan_new(int n, int k, int max_m, bool accumulate, int threads,
+                                  size_t a_floats, size_t b_floats, void **out, engine_err *err)
 {
-    (void)state;
-    (void)proto;
     *out = NULL;
-    port_plan *p = calloc(1, sizeof *p);
+    gemm_panel_plan *p = calloc(1, sizeof *p);
     if (!p)
         return engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory");
-    *p = (port_plan){.n = n, .k = k, .max_m = max_m, .threads = threads, .accumulate = accumulate};
+    *p = (gemm_panel_plan){.n = n, .k = k, .max_m = max_m, .threads = threads, .accumulate = accumulate};
     void *a = NULL, *b = NULL;
-    if (posix_memalign(&a, 64, (size_t)max_m * k * sizeof(float)) ||
-        posix_memalign(&b, 64, (size_t)threads * KC * GEMM_NR * sizeof(float))) {
+    if (posix_memalign(&a, 64, a_floats * sizeof(float)) ||
+        posix_memalign(&b, 64, (size_t)threads * b_floats * sizeof(float))) {
         free(a);
         free(p);
         return engine_fail(err, ENGINE_ERR_NOMEM, "gemm: out of memory for the scratch of %dx%dx%d",
@@ -122,6 +113,16 @@ static engine_status plan_new(void *state, const void *proto, int n, int k, int 
     p->b = b;
     *out = p;
     return ENGINE_OK;
+}
+
+/* A widened [max_m][k]; per thread one panel slice widened [KC][GEMM_NR]. */
+static engine_status plan_new(void *state, const void *proto, int n, int k, int max_m,
+                              bool accumulate, int threads, void **out, engine_err *err)
+{
+    (void)state;
+    (void)proto;
+    return gemm_panel_plan_new(n, k, max_m, accumulate, threads, (size_t)max_m * k,
+                               (size_t)KC * GEMM_NR, out, err);
 }
 
 /* c[mr][nc] (=|+=) a[mr][kc] (lda) * b[kc][GEMM_NR], mr <= MR, nc <= GEMM_NR */
@@ -148,7 +149,7 @@ static void tile(int mr, int kc, const float *a, int lda, const float *b, float 
 static engine_status run(void *pp, const void *wp, int m, const uint16_t *a, float *c, engine_err *err)
 {
     (void)err;
-    port_plan *p = pp;
+    gemm_panel_plan *p = pp;
     const gemm_panel_weight *w = wp;
     int n = p->n, k = p->k, np = (n + GEMM_NR - 1) / GEMM_NR;
     int nt = gemm_threads_for(m, n, k, p->threads);
@@ -191,7 +192,7 @@ const gemm_impl gemm_impl_portable = {
     .weight_new = gemm_panel_weight_new,
     .weight_free = gemm_panel_weight_free,
     .plan_new = plan_new,
-    .plan_free = plan_free,
+    .plan_free = gemm_panel_plan_free,
     .run = run,
     .plan_impl = plan_impl,
 };
