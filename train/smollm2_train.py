@@ -28,9 +28,8 @@ features and its tokenizer_config.json when there is one next to it, and the
 held-out messages as dev-ham.txt / dev-spam.txt for either split).
 --max-tokens T trains and tests on the first T tokens of features cached at
 more: exact, since with causal attention a position never sees later ones.
---extra-train FEATURES[@W] adds messages to the training side of either split
-(train/synthetic: modern mail the 2002 corpus lacks), their spam weighed W
-(default --extra-spam-weight); --also-score
+--extra-train FEATURES adds messages to the training side of either split
+(train/synthetic: modern mail the 2002 corpus lacks); --also-score
 NAME=FEATURES scores more messages after every epoch without training on
 them (bench/modern-mail).
 """
@@ -272,10 +271,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-train", type=int, help="train on a random sample of this many (timing)")
-    p.add_argument("--extra-train", action="append", default=[], metavar="FEATURES[@W]",
+    p.add_argument("--extra-train", action="append", default=[], metavar="FEATURES",
                    help="features of more messages (smollm2_features.py, same base, tokenizer and "
-                        "frozen layers) to train on in either split, never tested on (repeatable); "
-                        "@W: the loss weight of this set's spam instead of --extra-spam-weight")
+                        "frozen layers) to train on in either split, never tested on (repeatable)")
     p.add_argument("--extra-spam-weight", type=float, default=1.0,
                    help="the loss weight of an --extra-train spam message (ham: --ham-weight, as in "
                         "the corpus); a few modern spam against as many modern ham weighed "
@@ -304,13 +302,8 @@ def main(argv=None):
     tr, te = split(msgs, args.split, [args.dev_ham, args.dev_spam], root)
     if args.max_train:
         tr = rng.sample(tr, min(args.max_train, len(tr)))
-    extra_spam = {}  # message index -> its loss weight
-    for spec in args.extra_train:
-        extra, at, w = spec.rpartition("@") if "@" in spec else (spec, "", "")
-        try:
-            spam_weight = float(w) if at else args.extra_spam_weight
-        except ValueError:
-            sys.exit("--extra-train %s: expected FEATURES or FEATURES@WEIGHT" % spec)
+    extra_spam = set()
+    for extra in args.extra_train:
         emeta, efeats = smollm2_features.load(extra)
         for key in ("tokenizer_sha256", "frozen", "dtype"):
             if emeta[key] != meta[key]:
@@ -320,12 +313,11 @@ def main(argv=None):
                      % (extra, emeta["max_tokens"], meta["max_tokens"]))
         emsgs = data.load_rendered(emeta["rendered"])
         tr += range(len(msgs), len(msgs) + len(emsgs))
-        extra_spam.update((i, spam_weight) for i, m in enumerate(emsgs, len(msgs)) if m.label == 1)
+        extra_spam.update(i for i, m in enumerate(emsgs, len(msgs)) if m.label == 1)
         msgs += emsgs
         labels += [m.label for m in emsgs]
         feats += [h[: meta["max_tokens"]] for h in efeats]
-        log("extra training messages: %d (spam %d, weight %g) from %s"
-            % (len(emsgs), sum(m.label for m in emsgs), spam_weight, extra))
+        log("extra training messages: %d (spam %d) from %s" % (len(emsgs), sum(m.label for m in emsgs), extra))
     also = []
     for spec in args.also_score:
         name, sep, path = spec.partition("=")
@@ -407,7 +399,7 @@ def main(argv=None):
             per_message = (ce * real).sum(1) / real.sum(1)
             pooled = ce[torch.arange(ce.shape[0]), lens - 1]
             weight = torch.tensor([args.ham_weight if labels[i] == 0 else
-                                   extra_spam.get(i, 1.0) for i in b])
+                                   args.extra_spam_weight if i in extra_spam else 1.0 for i in b])
             loss = ((args.allpos_weight * per_message + (1 - args.allpos_weight) * pooled) * weight).sum() \
                 / weight.sum()
             opt.zero_grad(set_to_none=True)
