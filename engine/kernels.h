@@ -4,11 +4,12 @@
  * bf16 <-> f32 rows), as one table of function pointers per SIMD level:
  *   kernels_portable.c  plain C, any CPU (the reference twin)
  *   kernels_avx2.c      AVX2 + FMA
- *   kernels_avx512.c    AVX-512 F, BW, VL and BF16
+ *   kernels_avx512.c    AVX-512 F, BW, VL, built twice: with BF16
+ *                       (table avx512_bf16) and without (avx512)
  * Only each SIMD file is built with its ISA flags. kernels_select.c
  * registers the tables and kernels_get() picks one, once, from cpu_isa_get()
- * (cpuid, capped by LLMSPAM_CPU_ISA): avx512_bf16 -> AVX-512, avx512 or
- * avx2 -> AVX2, else portable. t/test_kernels.c checks every table the CPU
+ * (cpuid, capped by LLMSPAM_CPU_ISA): avx512_bf16, avx512 and avx2 each
+ * to its own table, else portable. t/test_kernels.c checks every table the CPU
  * can run against the portable one and a double-precision reference.
  * To add a kernel: a field here, a function in each kernels_*.c, a test.
  *
@@ -42,7 +43,7 @@ typedef struct attention_block {
 } attention_block;
 
 typedef struct kernels {
-    const char *name; /* "portable", "avx2" or "avx512" */
+    const char *name; /* "portable", "avx2", "avx512" or "avx512_bf16" */
     /* y[n] = bf16(w[n] * (x[n] / sqrt(mean(x^2) + eps))), as LlamaRMSNorm */
     void (*rmsnorm_bf16)(const float *x, const uint16_t *w, float eps, int n, uint16_t *y);
     /* the same with an fp32 result (the final norm of the pooled rows) */
@@ -72,7 +73,9 @@ const kernels *kernels_portable(void);
 /* The AVX2 table, or NULL when cpu_isa_get() is below avx2 (the CPU or
  * the LLMSPAM_CPU_ISA cap). For tests and benchmarks. */
 const kernels *kernels_avx2(void);
-/* The AVX-512 table, or NULL when cpu_isa_get() is below avx512_bf16. */
+/* The AVX-512 tables, or NULL when cpu_isa_get() is below avx512 (or
+ * below avx512_bf16 for the one with vcvtneps2bf16). */
 const kernels *kernels_avx512(void);
+const kernels *kernels_avx512_bf16(void);
 
 #endif

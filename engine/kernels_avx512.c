@@ -1,13 +1,26 @@
 /*
- * kernels_avx512: the AVX-512 (F, BW, VL, BF16) twins of the portable
- * kernels in kernels_portable.c. This file alone is compiled with the
- * AVX-512 flags (engine/libkernels_avx512.a); kernels_select.c only hands
- * the table out when the CPU (and LLMSPAM_CPU_ISA) allow them. Tails use
- * masked loads and stores, so any n and any head dim work.
+ * kernels_avx512: the AVX-512 (F, BW, VL) twins of the portable kernels in
+ * kernels_portable.c. This file is compiled twice, and only it with these
+ * flags: with AVX512-BF16 (engine/libkernels_avx512_bf16.a, the table
+ * "avx512_bf16", whose bf16 stores use vcvtneps2bf16) and without
+ * (engine/libkernels_avx512.a, the table "avx512", which rounds in
+ * integers), so a CPU with AVX-512 but no BF16 gets zmm kernels too.
+ * kernels_select.c only hands a table out when the CPU (and LLMSPAM_CPU_ISA)
+ * allow it. Tails use masked loads and stores, so any n and any head dim
+ * work.
  */
 #include "config.h"
 #include "engine/kernels.h"
 #include "engine/kernels_tables.h"
+
+/* The build names the flavour: -DKERNELS_AVX512_BF16 with the BF16 flags. */
+#if defined(KERNELS_AVX512_BF16)
+#define TABLE kernels_avx512_bf16_table
+#define TABLE_NAME "avx512_bf16"
+#else
+#define TABLE kernels_avx512_table
+#define TABLE_NAME "avx512"
+#endif
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -48,6 +61,19 @@ static inline __m512 load_bf16(const uint16_t *p, __mmask16 m)
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* bf16.h's f32_to_bf16 on 16 lanes, in integers: round to nearest even, a
+ * NaN stays a quiet NaN. */
+static inline __m256i to_bf16_int(__m512i u)
+{
+    __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                            _mm512_set1_epi32(0x7f800000));
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb)), 16);
+    r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x0040));
+    return _mm512_cvtepi32_epi16(r);
+}
+
+#if defined(KERNELS_AVX512_BF16)
 /* vcvtneps2bf16 rounds to nearest even and quiets NaNs as bf16.h's
  * f32_to_bf16 does, but reads denormal inputs as zero: those lanes (rare)
  * are redone in integers, so every table gives the same bits. */
@@ -57,13 +83,16 @@ static inline void store_bf16(uint16_t *p, __m512 v, __mmask16 m)
     __m512i u = _mm512_castps_si512(v);
     __mmask16 den = _mm512_testn_epi32_mask(u, _mm512_set1_epi32(0x7f800000)) &
                     _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x007fffff));
-    if (__builtin_expect(den != 0, 0)) {
-        __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
-        h = _mm256_mask_mov_epi16(h, den, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
-    }
+    if (__builtin_expect(den != 0, 0))
+        h = _mm256_mask_mov_epi16(h, den, to_bf16_int(u));
     _mm256_mask_storeu_epi16(p, m, h);
 }
+#else
+static inline void store_bf16(uint16_t *p, __m512 v, __mmask16 m)
+{
+    _mm256_mask_storeu_epi16(p, m, to_bf16_int(_mm512_castps_si512(v)));
+}
+#endif
 
 static float sumsq(const float *x, int n)
 {
@@ -296,8 +325,8 @@ static void a_attention(const attention_block *a)
             pv4(a, r0, a->nq - r0 < 4 ? a->nq - r0 : 4, nkeys, d0, inv + r0);
 }
 
-static const kernels avx512 = {
-    .name = "avx512",
+static const kernels table = {
+    .name = TABLE_NAME,
     .rmsnorm_bf16 = a_rmsnorm_bf16,
     .rmsnorm_f32 = a_rmsnorm_f32,
     .rope = a_rope,
@@ -309,12 +338,12 @@ static const kernels avx512 = {
     .attention = a_attention,
 };
 
-const kernels *kernels_avx512_table(void)
+const kernels *TABLE(void)
 {
-    return &avx512;
+    return &table;
 }
 #else
-const kernels *kernels_avx512_table(void)
+const kernels *TABLE(void)
 {
     return NULL;
 }

@@ -17,8 +17,9 @@ static const struct {
     cpu_isa needs;
     const kernels *(*table)(void);
 } tables[] = {
-    {CPU_ISA_AVX512_BF16, kernels_avx512_table}, /* needs vcvtneps2bf16 */
-    {CPU_ISA_AVX2, kernels_avx2_table},          /* avx512 without BF16 too */
+    {CPU_ISA_AVX512_BF16, kernels_avx512_bf16_table}, /* vcvtneps2bf16 */
+    {CPU_ISA_AVX512, kernels_avx512_table},           /* bf16 in integers */
+    {CPU_ISA_AVX2, kernels_avx2_table},
     {CPU_ISA_PORTABLE, kernels_portable_table},
 };
 
@@ -43,6 +44,11 @@ const kernels *kernels_avx2(void)
 const kernels *kernels_avx512(void)
 {
     return usable(kernels_avx512_table);
+}
+
+const kernels *kernels_avx512_bf16(void)
+{
+    return usable(kernels_avx512_bf16_table);
 }
 
 static const kernels *chosen;

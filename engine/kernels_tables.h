@@ -13,7 +13,9 @@
 const kernels *kernels_portable_table(void);
 /* kernels_avx2.c (AVX2 + FMA flags): NULL when not built for x86-64. */
 const kernels *kernels_avx2_table(void);
-/* kernels_avx512.c (AVX-512 F/BW/VL/BF16 flags): NULL when not built for x86-64. */
+/* kernels_avx512.c, built with AVX-512 F/BW/VL flags, and once more with
+ * BF16 too: NULL when not built for x86-64. */
 const kernels *kernels_avx512_table(void);
+const kernels *kernels_avx512_bf16_table(void);
 
 #endif

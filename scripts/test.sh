@@ -5,8 +5,8 @@
 # Every CPU path the machine has is run (LLMSPAM_CPU_ISA caps the SIMD
 # level, engine/cpu_isa.h): the release suite at the CPU's own level; the
 # ASan suite capped at avx2 when the CPU has more (AVX-512), so the AVX2
-# path is proven on either kind of machine (with t/test_gemm once more at
-# avx512, for the zmm GEMM kernel); and the parity tests once more
+# path is proven on either kind of machine (with t/test_gemm and
+# t/test_kernels once more at avx512, for the zmm kernels); and the parity tests once more
 # in the release build capped at portable. A cap is only set where the CPU
 # has a higher level. The paths run are printed before the summary.
 set -u
@@ -95,25 +95,27 @@ top_srcdir=$top top_builddir=$top/_build/release \
     sh t/lib/skip77.sh sh t/deb.sh >_build/deb/check.out 2>&1
 grep -E '^(FAIL|ERROR)' _build/deb/check.out >&2 && echo "test.sh: see _build/deb/t/deb.log" >&2
 
-# Where the ASan suite ran capped (AVX-512 CPUs), our own GEMM kernel above
-# the cap (avx512's zmm one) under the sanitizers too: t/test_gemm of the
-# ASan build once more at avx512 (not higher: avx512_bf16 is oneDNN's
-# matmul, which no sanitized run has covered), its TAP results counted in
-# the summary.
-rm -rf _build/asan-gemm
+# Where the ASan suite ran capped (AVX-512 CPUs), our own zmm kernels above
+# the cap under the sanitizers too: t/test_gemm (the zmm GEMM) and
+# t/test_kernels (the AVX-512 small kernels) of the ASan build once more at
+# avx512 (not higher: avx512_bf16 is oneDNN's matmul, which no sanitized run
+# has covered), their TAP results counted in the summary.
+rm -rf _build/asan-gemm _build/asan-avx512
 if [ -n "$(capped asan)" ] && [ "$asan_built" = yes ]; then
-    mkdir -p _build/asan-gemm/t
-    LLMSPAM_CPU_ISA=avx512 \
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        sh build-aux/tap-driver.sh --test-name t/test_gemm --log-file _build/asan-gemm/t/test_gemm.log \
-        --trs-file _build/asan-gemm/t/test_gemm.trs --color-tests no --enable-hard-errors yes \
-        --expect-failure no -- _build/asan/t/test_gemm >_build/asan-gemm/check.out 2>&1
-    grep -E '^(FAIL|ERROR)' _build/asan-gemm/check.out >&2 && echo "test.sh: see _build/asan-gemm/t/test_gemm.log" >&2
-    paths="$paths asan-gemm=avx512"
+    mkdir -p _build/asan-avx512/t
+    for t in test_gemm test_kernels; do
+        LLMSPAM_CPU_ISA=avx512 \
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            sh build-aux/tap-driver.sh --test-name t/$t --log-file _build/asan-avx512/t/$t.log \
+            --trs-file _build/asan-avx512/t/$t.trs --color-tests no --enable-hard-errors yes \
+            --expect-failure no -- _build/asan/t/$t >_build/asan-avx512/$t.out 2>&1
+        grep -E '^(FAIL|ERROR)' _build/asan-avx512/$t.out >&2 && echo "test.sh: see _build/asan-avx512/t/$t.log" >&2
+    done
+    paths="$paths asan-avx512=avx512"
 fi
 
 echo "test.sh: CPU $level; LLMSPAM_CPU_ISA per pass:$paths"
-summary=$(sh scripts/tap-summary.sh _build/release _build/asan _build/asan-gemm _build/deb)
+summary=$(sh scripts/tap-summary.sh _build/release _build/asan _build/asan-avx512 _build/deb)
 passed=${summary%% passed*}
 rest=${summary#*passed, }
 failed=${rest%% failed*}

@@ -525,12 +525,13 @@ int main(void)
         }
         /* every SIMD table the CPU (and LLMSPAM_CPU_ISA) allow, against the
          * portable one, then back to the table in use */
-        const kernels *simd[2] = {kernels_avx2(), kernels_avx512()};
+        const kernels *simd[] = {kernels_avx2(), kernels_avx512(), kernels_avx512_bf16()};
+        const char *simd_name[] = {"avx2", "avx512", "avx512_bf16"};
         backend_batch b2 = {.n_seqs = 3, .ids = ids, .lens = lens, .logits = lp};
         forward_use_kernels(fw, kernels_portable());
         engine_status s2 = backend_forward(be, &b2, &err);
-        for (int t = 0; t < 2; t++) {
-            const char *name = t == 0 ? "avx2" : "avx512";
+        for (int t = 0; t < 3; t++) {
+            const char *name = simd_name[t];
             if (!simd[t]) {
                 char why[96];
                 snprintf(why, sizeof why, "this CPU (or LLMSPAM_CPU_ISA) has no %s kernels", name);

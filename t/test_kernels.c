@@ -383,7 +383,8 @@ int main(void)
         cpu_isa needs;
     } simd[] = {
         {"avx2", kernels_avx2, CPU_ISA_AVX2},
-        {"avx512", kernels_avx512, CPU_ISA_AVX512_BF16},
+        {"avx512", kernels_avx512, CPU_ISA_AVX512},
+        {"avx512_bf16", kernels_avx512_bf16, CPU_ISA_AVX512_BF16},
     };
     const kernels *want = p;
     for (size_t i = 0; i < sizeof simd / sizeof simd[0]; i++) {
