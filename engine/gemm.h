@@ -74,7 +74,7 @@ engine_status gemm_run(gemm_plan *p, const gemm_weight *w, int m, const uint16_t
                        engine_err *err);
 
 /* The kernel that runs m rows, for benchmarks: oneDNN's implementation
- * (e.g. "brg:avx512_core_bf16"), or "avx512 16x16", "avx2 6x16",
+ * (e.g. "brg:avx512_core_bf16"), or "avx512 12x32", "avx2 6x16",
  * "portable 4x16", ... */
 const char *gemm_plan_impl(const gemm_plan *p, int m);
 

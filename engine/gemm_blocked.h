@@ -11,7 +11,10 @@
  * and, anywhere after the include:
  *   ctx_new (the gemm_impl's: is the CPU able, at this cap?)
  *   kernel_full(kc, a, b, c, ldc, add): c[MR][16] (=|+=) a[kc][MR] * b[kc][16]
- *   kernel_rows(rows, kc, a, b, c, ldc, add): the same for 1 <= rows < MR.
+ *   kernel_rows(rows, kc, a, b, c, ldc, add): the same for 1 <= rows < MR;
+ * and, where it defines KERNEL_PAIR (two panels at once, fewer loads per FMA):
+ *   kernel_pair(kc, a, b, c, ldc, add): c[MR][32] (=|+=) a[kc][MR] * the two
+ *   adjacent widened panels b[kc][16] and b[NR * KC + ...].
  *
  * The weights stay bf16 in memory, in the panel layout of gemm_impl.h
  * (GEMM_NR = 16 columns x k). A product is done the GotoBLAS way:
@@ -57,6 +60,10 @@ static inline void kernel_full(int kc, const float *restrict a, const float *res
                                float *restrict c, size_t ldc, bool add);
 static void kernel_rows(int rows, int kc, const float *a, const float *b, float *c, size_t ldc,
                         bool add);
+#ifdef KERNEL_PAIR
+static inline void kernel_pair(int kc, const float *restrict a, const float *restrict b,
+                               float *restrict c, size_t ldc, bool add);
+#endif
 
 /* A widened in micro-panels [ceil(max_m/MR)][k][MR] (rows past m zero);
  * per thread one weight block widened [NC/NR][KC][NR]. */
@@ -149,6 +156,13 @@ static void block(const gemm_panel_plan *p, const gemm_panel_weight *w, int m, f
                     const float *bp = bw + (size_t)(j - j0) * KC;
                     int nc = n - j < NR ? n - j : NR;
                     float *cp = c + (size_t)i * n + j;
+#ifdef KERNEL_PAIR
+                    if (mr == MR && j + 2 * NR <= jn) {
+                        kernel_pair(kc, ap, bp, cp, (size_t)n, add);
+                        j += NR;
+                        continue;
+                    }
+#endif
                     if (mr == MR && nc == NR)
                         kernel_full(kc, ap, bp, cp, (size_t)n, add);
                     else if (nc == NR)
