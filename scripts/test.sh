@@ -6,9 +6,10 @@
 # level, engine/cpu_isa.h): the release suite at the CPU's own level; the
 # ASan suite capped at avx2 when the CPU has more (AVX-512), so the AVX2
 # path is proven on either kind of machine (with t/test_gemm and
-# t/test_kernels once more at avx512, for the zmm kernels); and the parity tests once more
-# in the release build capped at portable. A cap is only set where the CPU
-# has a higher level. The paths run are printed before the summary.
+# t/test_kernels once more at avx512, for the zmm kernels); and the parity
+# tests once more in the release build capped at portable. A cap is only
+# set where the CPU has a higher level. The paths run are printed before
+# the summary.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 sh scripts/install-deps.sh || exit 1
@@ -100,7 +101,7 @@ grep -E '^(FAIL|ERROR)' _build/deb/check.out >&2 && echo "test.sh: see _build/de
 # t/test_kernels (the AVX-512 small kernels) of the ASan build once more at
 # avx512 (not higher: avx512_bf16 is oneDNN's matmul, which no sanitized run
 # has covered), their TAP results counted in the summary.
-rm -rf _build/asan-gemm _build/asan-avx512
+rm -rf _build/asan-avx512
 if [ -n "$(capped asan)" ] && [ "$asan_built" = yes ]; then
     mkdir -p _build/asan-avx512/t
     for t in test_gemm test_kernels; do
