@@ -347,6 +347,16 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
     }
     if ((st = tokenizer_load(checkpoint_tokenizer_path(c->ck), &c->tok, err)))
         goto fail;
+    /* Checked here, not per message: an id past the embedding would fail
+     * every message, and -n must see it. */
+    if (tokenizer_vocab_size(c->tok) > (size_t)c->cfg->vocab_size) {
+        st = engine_fail(err, ENGINE_ERR_FORMAT,
+                         "%s: ids up to %zu, past config.json vocab_size %d (the tokenizer and the "
+                         "embedding are from different models)",
+                         checkpoint_tokenizer_path(c->ck), tokenizer_vocab_size(c->tok) - 1,
+                         c->cfg->vocab_size);
+        goto fail;
+    }
     device_options dopt = {.threads = opt.threads, .max_tokens = (int)opt.max_tokens,
                            .batch_tokens = (int)opt.batch_tokens};
     if ((st = device_backend_new(dev, c->ck, &dopt, &c->be, c->device, sizeof c->device, err)))

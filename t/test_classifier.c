@@ -207,6 +207,26 @@ static void test_model_max_tokens(const char *mdir)
     unlink(path);
 }
 
+/* A tokenizer with ids past the embedding is refused at load, naming both
+ * files, not on every message. */
+static void test_vocab_mismatch(const char *dir)
+{
+    char small[4200];
+    snprintf(small, sizeof small, "%s/small-vocab", dir);
+    if (!tap_ok(mkmodel(small, "--vocab 1000") == 0, "llmspam mkmodel --vocab 1000"))
+        return;
+    classifier_options opt;
+    classifier_options_init(&opt);
+    opt.threads = 1;
+    classifier *c = NULL;
+    engine_err err = {0};
+    engine_status st = classifier_new(small, &opt, &c, &err);
+    tap_ok(st == ENGINE_ERR_FORMAT && !c && strstr(err.msg, "tokenizer.json") &&
+               strstr(err.msg, "vocab_size 1000"),
+           "a 128256-id tokenizer on a 1000-row embedding is refused at load: %s", err.msg);
+    classifier_free(c);
+}
+
 /* batch_tokens, batch_wait_ms: packing and waiting, told by the counters */
 static void test_batching(const char *mdir, classifier_options opt)
 {
@@ -500,6 +520,7 @@ int main(void)
     opt.queue_length = 64;
     test_batching(mdir, opt);
     test_model_max_tokens(mdir);
+    test_vocab_mismatch(dir);
     clf = NULL;
 
     /* the whole forward pass: portable kernels against each SIMD table, on
