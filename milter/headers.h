@@ -27,6 +27,9 @@
 
 #define HEADERS_MAX 6
 #define HEADERS_NAME_MAX 128
+/* header_prefix's longest: with the longest suffix ("-Unclassified") it
+ * stays under HEADERS_NAME_MAX, so no name is cut into another's. */
+#define HEADERS_PREFIX_MAX 64
 #define HEADERS_VALUE_MAX 512
 
 typedef struct headers_set {

@@ -19,6 +19,7 @@
 
 #include "engine/classifier.h"
 #include "milter/cidr.h"
+#include "milter/headers.h"
 #include "milter/socketspec.h"
 
 #ifndef LLMSPAM_DATADIR
@@ -358,6 +359,10 @@ static bool set_value(const config_key *k, milter_config *c, const char *v, char
             if (!check_reply(v, k->min, k->max, why, len))
                 return false;
         } else if (k->type == T_HDRNAME) {
+            if (strlen(v) > HEADERS_PREFIX_MAX) {
+                snprintf(why, len, "longer than %d characters", HEADERS_PREFIX_MAX);
+                return false;
+            }
             for (const char *p = v; *p; p++)
                 if (!header_char((unsigned char)*p)) {
                     snprintf(why, len, "not a header name: '%s'", v);

@@ -129,9 +129,10 @@ void scan_summary(const scan_result *r, const scan_envelope *env, const policy *
     ADD("action=%s", policy_action_name(r->v.action));
     if (r->reason)
         ADD(" reason=%s", r->reason);
+    /* a verdict the mode did not carry out, failures' (on_error, on_timeout) too */
+    if (r->v.verdict != r->v.action)
+        ADD(" verdict=%s mode=%s", policy_action_name(r->v.verdict), milter_mode_name(p ? (int)p->mode : 0));
     if (r->classified) {
-        if (r->v.verdict != r->v.action)
-            ADD(" verdict=%s mode=%s", policy_action_name(r->v.verdict), milter_mode_name(p ? (int)p->mode : 0));
         ADD(" label=%s score=%.3f tokens=%d", r->label[0] ? r->label : "?", r->score, r->tokens);
         /* what an admin investigating a verdict wants to know about the text */
         if (r->render.html_only)

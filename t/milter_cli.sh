@@ -100,6 +100,11 @@ ok $? "-t: reject with the default reply"
 "$MILTER" -t "$T/none.eml" -c "$T/t.conf" >/dev/null 2>&1
 [ $? -eq 66 ]
 ok $? "-t on a missing file exits 66 (EX_NOINPUT)"
+{ cat "$T/b.eml"; awk 'BEGIN { for (i = 1; i <= 400; i++) printf "win money now offer number %d\r\n", i }'; } > "$T/long.eml"
+{ base mon; echo "mode = monitor"; echo "classify_timeout = 0.001"; echo "on_timeout = tempfail"; } > "$T/mon.conf"
+"$MILTER" -t "$T/long.eml" -c "$T/mon.conf" 2>&1 |
+    grep -q '^log: TEST: action=error reason=timeout verdict=tempfail mode=monitor '
+ok $? "-t: monitor mode logs the tempfail a timeout would have given"
 
 # ---- a header block longer than max_message_bytes; no text at all -----------------------
 { printf 'Subject: hello there friend\r\nFrom: Alice <a@example.com>\r\n'

@@ -71,6 +71,8 @@ static const struct bad bad[] = {
     {"tempfail_reply = 550 5.7.1 no\n", "test.conf:1: tempfail_reply: the reply code must be 4xx"},
     {"header_prefix = X Spam\n", "test.conf:1: header_prefix: not a header name"},
     {"header_prefix = X-Spam:\n", "test.conf:1: header_prefix: not a header name"},
+    {"header_prefix = X-" "012345678901234567890123456789012345678901234567890123456789012\n",
+     "test.conf:1: header_prefix: longer than 64 characters"},
     {"render_headers = Subject;From:\n", "test.conf:1: render_headers: not a list of header names"},
     {"subject_prefix = a\x01" "b\n", "test.conf:1: subject_prefix: control character"},
     {"tag_threshold = 0.8\nreject_threshold = 0.5\n", "test.conf:2: reject_threshold (0.5) is below tag_threshold (0.8)"},
