@@ -21,11 +21,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "milter/actions.h"
 #include "milter/headers.h"
 #include "milter/llmspam_conf.h"
 #include "milter/metrics.h"
+#include "milter/privs.h"
 #include "milter/runtime.h"
 #include "milter/scan.h"
 
@@ -37,7 +39,12 @@ int offline_check(const char *path)
     if (!c)
         return EX_CONFIG;
     int bad = 0;
-    if (c->user[0] && !getpwnam(c->user)) {
+    char err[1024];
+    /* started as root the daemon refuses these; checked as root, so must -n */
+    if (geteuid() == 0 && privs_check_root(c->user, c->allow_root, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        bad++;
+    } else if (c->user[0] && !getpwnam(c->user)) {
         fprintf(stderr, "%s: user: no user named '%s'\n", path, c->user);
         bad++;
     }
@@ -49,7 +56,6 @@ int offline_check(const char *path)
         fprintf(stderr, "%s: socket_group: no group named '%s'\n", path, c->socket_group);
         bad++;
     }
-    char err[1024];
     if (c->metrics[0] && !metrics_spec_ok(c->metrics, err, sizeof err)) {
         fprintf(stderr, "%s: %s\n", path, err);
         bad++;

@@ -11,6 +11,27 @@
 #include <string.h>
 #include <unistd.h>
 
+int privs_check_root(const char *user, bool allow_root, char *err, size_t errlen)
+{
+    if (!user || !*user) {
+        if (!allow_root) {
+            snprintf(err, errlen, "refusing to run as root: set user (or allow_root = yes)");
+            return -1;
+        }
+        return 0;
+    }
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        snprintf(err, errlen, "user: no user named '%s'", user);
+        return -1;
+    }
+    if (pw->pw_uid == 0 && !allow_root) {
+        snprintf(err, errlen, "refusing to run as root: user '%s' is uid 0 (allow_root = yes permits it)", user);
+        return -1;
+    }
+    return 0;
+}
+
 int privs_drop(const char *user, const char *group, bool allow_root,
                char *note, size_t notelen, char *err, size_t errlen)
 {
@@ -32,24 +53,10 @@ int privs_drop(const char *user, const char *group, bool allow_root,
         snprintf(note, notelen, "running as uid %ld (not started as root)", (long)uid);
         return 0;
     }
-    if (!user || !*user) {
-        if (!allow_root) {
-            snprintf(err, errlen, "refusing to run as root: set user (or allow_root = yes)");
-            return -1;
-        }
-        snprintf(note, notelen, "running as root (allow_root = yes)");
-        return 0;
-    }
-    struct passwd *pw = getpwnam(user);
-    if (!pw) {
-        snprintf(err, errlen, "user: no user named '%s'", user);
+    if (privs_check_root(user, allow_root, err, errlen) < 0)
         return -1;
-    }
-    if (pw->pw_uid == 0) {
-        if (!allow_root) {
-            snprintf(err, errlen, "refusing to run as root: user '%s' is uid 0 (allow_root = yes permits it)", user);
-            return -1;
-        }
+    struct passwd *pw = user && *user ? getpwnam(user) : NULL;
+    if (!pw || pw->pw_uid == 0) {
         snprintf(note, notelen, "running as root (allow_root = yes)");
         return 0;
     }

@@ -14,6 +14,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The refusal the drop makes when started as root (what -n checks): an
+ * empty or uid-0 user without allow_root, or no such user. 0 or -1. */
+int privs_check_root(const char *user, bool allow_root, char *err, size_t errlen);
+
 /* 0 on success (with what was done in note), -1 with the reason in err. */
 int privs_drop(const char *user, const char *group, bool allow_root,
                char *note, size_t notelen, char *err, size_t errlen);

@@ -57,6 +57,21 @@ ok $? "-n: a spam_label the model lacks is an error"
 "$MILTER" -n -c "$T/user.conf" >"$T/n.out" 2>&1
 [ $? -eq 78 ] && grep -q "group: no group named 'no-such-group-llmspam'" "$T/n.out"
 ok $? "-n: an unknown group is an error"
+if [ "$(id -u)" -eq 0 ]; then
+    for u in '""' root; do
+        base asroot | sed "s|^user = .*|user = $u|" > "$T/asroot.conf"
+        "$MILTER" -n -c "$T/asroot.conf" >"$T/n.out" 2>&1
+        [ $? -eq 78 ] && grep -q "refusing to run as root" "$T/n.out"
+        ok $? "-n as root: user = $u without allow_root is refused, as the daemon refuses it"
+    done
+    echo "allow_root = yes" >> "$T/asroot.conf"
+    "$MILTER" -n -c "$T/asroot.conf" >"$T/n.out" 2>&1
+    ok $? "-n as root: user = root with allow_root = yes passes"
+else
+    skip "-n as root: user = \"\" without allow_root is refused (not root)"
+    skip "-n as root: user = root without allow_root is refused (not root)"
+    skip "-n as root: user = root with allow_root = yes passes (not root)"
+fi
 
 # ---- -e, -S ---------------------------------------------------------------------------
 "$MILTER" -e -c "$T/good.conf" >"$T/e.out"
