@@ -41,6 +41,7 @@ typedef struct session {
     bool subject_lost;       /* strdup of the Subject failed: no rewrite */
     char from[256];
     const char *skip;        /* skip reason or NULL */
+    const char *refuse;      /* why the message is tempfailed at its end, or NULL */
     bool in_message;
 } session;
 
@@ -61,6 +62,7 @@ static void msg_reset(session *s)
     s->subject_lost = false;
     s->rt = NULL;
     s->skip = NULL;
+    s->refuse = NULL;
     s->from[0] = '\0';
     s->in_message = false;
 }
@@ -194,11 +196,18 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
     session *s = get(ctx);
     if (!s || !s->mb)
         return s ? reply_continue(s, SMFIP_NR_HDR) : SMFIS_CONTINUE;
-    /* every header is noted for spoof removal, past the cap too */
-    if (!headers_spoof_note(s->spoof, name)) {
-        char n[HEADERS_NAME_MAX];
-        log_sanitize(n, sizeof n, name);
-        log_msg(LOG_WARNING, qid(ctx), "out of memory noting header %s", n);
+    /* every header is noted for spoof removal, past the size cap too; one
+     * that cannot be removed must not reach the mailbox, so the message is
+     * tempfailed, at its end: the MTA may not be reading replies to headers
+     * (SMFIP_NR_HDR) */
+    if (!headers_spoof_note(s->spoof, name) && !s->refuse) {
+        bool over = headers_spoof_overflow(s->spoof);
+        s->refuse = over ? "forged_headers" : "nomem";
+        if (over)
+            log_msg(LOG_WARNING, qid(ctx), "more than %d %s-* headers arrived", HEADERS_SPOOF_MAX,
+                    runtime_config(s->rt)->header_prefix);
+        else
+            log_msg(LOG_WARNING, qid(ctx), "out of memory noting the headers");
     }
     if (!s->subject && !s->subject_lost && !strcasecmp(name, "Subject")) {
         s->subject = strdup(value);
@@ -318,6 +327,12 @@ static sfsistat cb_eom(SMFICTX *ctx)
     }
     double t0 = metrics_now();
     scan_result r;
+    if (s->refuse) {
+        scan_refuse(&r, POLICY_TEMPFAIL, s->refuse);
+        log_result(ctx, s, &r);
+        msg_reset(s);
+        return SMFIS_TEMPFAIL;
+    }
     scan_message(s->rt, msgbuf_data(s->mb), msgbuf_len(s->mb), msgbuf_truncated(s->mb), &r);
     sfsistat rc = apply(ctx, s, &r);
     keep_recent(ctx, s, &r);

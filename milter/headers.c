@@ -102,11 +102,12 @@ struct headers_spoof {
     removal *rm;
     size_t nrm, caprm;
     bool sorted;
+    bool overflow;
 };
 
-/* Bound: a message with thousands of distinct forged names still costs
- * only linear memory in what the MTA already accepted (header count is
- * bounded by the MTA's header size limit). */
+/* Bound: HEADERS_SPOOF_MAX removals, so that the name lookup below (linear)
+ * and the removals at end of message stay small whatever the MTA let
+ * through; no real message carries that many of our headers. */
 
 headers_spoof *headers_spoof_new(const char *prefix)
 {
@@ -134,6 +135,10 @@ bool headers_spoof_note(headers_spoof *s, const char *name)
 {
     if (!headers_is_ours(s->prefix, name))
         return true;
+    if (s->nrm >= HEADERS_SPOOF_MAX) {
+        s->overflow = true;
+        return false;
+    }
     size_t i;
     for (i = 0; i < s->nseen; i++)
         if (!strcasecmp(s->seen[i].name, name))
@@ -166,6 +171,11 @@ bool headers_spoof_note(headers_spoof *s, const char *name)
     s->nrm++;
     s->sorted = false;
     return true;
+}
+
+bool headers_spoof_overflow(const headers_spoof *s)
+{
+    return s && s->overflow;
 }
 
 size_t headers_spoof_count(const headers_spoof *s)

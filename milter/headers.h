@@ -62,8 +62,13 @@ typedef struct headers_spoof headers_spoof;
 
 headers_spoof *headers_spoof_new(const char *prefix);
 void headers_spoof_free(headers_spoof *s);
-/* Note one arriving header; false only when out of memory. */
+/* At most this many of our headers are tracked for removal. */
+#define HEADERS_SPOOF_MAX 1000
+/* Note one arriving header; false when out of memory or when it is one of
+ * ours past HEADERS_SPOOF_MAX (then headers_spoof_overflow() is true): the
+ * forged header could not be removed, so the message must not pass. */
 bool headers_spoof_note(headers_spoof *s, const char *name);
+bool headers_spoof_overflow(const headers_spoof *s);
 /* Removals, in the order they must be applied (highest index first per
  * name, so earlier removals do not renumber later ones). */
 size_t headers_spoof_count(const headers_spoof *s);

@@ -99,9 +99,24 @@ static void note_headers(headers_spoof *sp, const char *raw, size_t len, char **
                 name[k] = '\0';
                 headers_spoof_note(sp, name);
                 if (!*subject && !*lost && !strcasecmp(name, "Subject")) {
-                    const char *v = colon + 1;
-                    *subject = strndup(v, (size_t)(p + n - v));
+                    /* the whole folded value, as libmilter gives the daemon */
+                    const char *v = colon + 1, *ve = p + n;
+                    while (nl && nl + 1 < end && (nl[1] == ' ' || nl[1] == '\t')) {
+                        const char *next = memchr(nl + 1, '\n', (size_t)(end - nl - 1));
+                        ve = next ? next : end;
+                        if (ve > nl + 1 && ve[-1] == '\r')
+                            ve--;
+                        nl = next;
+                    }
+                    *subject = strndup(v, (size_t)(ve - v));
                     *lost = !*subject; /* as the daemon: then no rewrite */
+                    /* the MTA hands the milter LF line ends */
+                    char *w = *subject;
+                    for (const char *q = *subject; q && *q; q++)
+                        if (!(q[0] == '\r' && q[1] == '\n'))
+                            *w++ = *q;
+                    if (w)
+                        *w = '\0';
                 }
             }
         }
@@ -143,18 +158,21 @@ int offline_test(const char *cfgpath, const char *msgpath)
         return EX_SOFTWARE;
     }
 
+    headers_spoof *sp = headers_spoof_new(cfg->header_prefix);
+    char *subject = NULL;
+    bool lost = false;
+    if (sp)
+        note_headers(sp, raw, len, &subject, &lost);
     scan_result r;
-    scan_message(rt, raw, len, seen > len, &r);
+    if (headers_spoof_overflow(sp)) /* as the daemon, before any scan */
+        scan_refuse(&r, POLICY_TEMPFAIL, "forged_headers");
+    else
+        scan_message(rt, raw, len, seen > len, &r);
     printf("decision: %s\n", policy_action_name(r.v.action));
     if (r.v.verdict != r.v.action)
         printf("verdict: %s (mode %s)\n", policy_action_name(r.v.verdict), milter_mode_name(cfg->mode));
     if (r.classified)
         printf("score: %.6f\nlabel: %s\ntokens: %d\n", r.score, r.label, r.tokens);
-    headers_spoof *sp = NULL;
-    char *subject = NULL;
-    bool lost = false;
-    if (r.v.headers && (sp = headers_spoof_new(cfg->header_prefix)))
-        note_headers(sp, raw, len, &subject, &lost);
     actions_list *l = actions_build(&r, cfg->subject_prefix, sp, subject, lost);
     if (!l)
         fprintf(stderr, "out of memory listing the header changes\n");

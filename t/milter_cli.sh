@@ -109,6 +109,14 @@ ok $? "-t: the log line notes an HTML-only message"
 { printf 'X-Spam-Flag: YES\r\n'; cat "$T/b.eml"; } > "$T/forged.eml"
 "$MILTER" -t "$T/forged.eml" -c "$T/t.conf" 2>&1 | grep -q '^remove header: X-Spam-Flag\[1\]$'
 ok $? "-t: a forged header would be removed"
+{ awk 'BEGIN { for (i = 0; i <= 1000; i++) printf "X-Spam-Forged-%d: x\r\n", i }'; cat "$T/b.eml"; } > "$T/forged-many.eml"
+"$MILTER" -t "$T/forged-many.eml" -c "$T/t.conf" > "$T/fm.out" 2>&1
+grep -q '^decision: tempfail$' "$T/fm.out" && grep -q '^log: TEST: action=tempfail reason=forged_headers ' "$T/fm.out" &&
+    ! grep -q '^remove header' "$T/fm.out"
+ok $? "-t: more than 1000 forged headers tempfail the message, as the daemon does"
+{ printf 'Subject: YOU HAVE\r\n\tWON folded\r\n'; grep -v '^Subject:' "$T/b.eml"; } > "$T/folded.eml"
+"$MILTER" -t "$T/folded.eml" -c "$T/t.conf" 2>&1 | grep -q "^change header: Subject: \\[SPAM\\] YOU HAVE $(printf '\t')WON folded\$"
+ok $? "-t: a folded Subject is rewritten whole, as the daemon gets it"
 { base r; echo "tag_threshold = $TAG"; echo "reject_threshold = $TAG"; } > "$T/r.conf"
 "$MILTER" -t "$T/b.eml" -c "$T/r.conf" 2>&1 | grep -q '^reply: 550 5.7.1 Message rejected as spam$'
 ok $? "-t: reject with the default reply"

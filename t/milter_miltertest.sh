@@ -83,6 +83,9 @@ log_has enforce "QTRUST1: action=skip reason=trusted .*ip=127.0.0.1" "enforce: l
 run_lua enforce spoof "forged X-Spam headers are removed" \
     -D msg="$HAM" -D score="$HAMS" -D required="$REQ" -D qid=QSPOOF
 log_has enforce "QSPOOF: removed 4 arriving X-Spam-\* header" "enforce: forged header removal logged"
+run_lua enforce spoof_many "more forged X-Spam headers than can be removed: tempfail" \
+    -D msg="$HAM" -D qid=QSPMANY
+log_has enforce "QSPMANY: action=tempfail reason=forged_headers" "enforce: the forged-header tempfail logged"
 run_lua enforce abort "aborts mid-body leave the session clean" \
     -D msg="$HAM" -D score="$HAMS" -D required="$REQ" -D qid=QABORT
 # a message 50 times max_message_bytes: scored on its prefix

@@ -11,6 +11,8 @@
 #include "milter/headers.h"
 #include "t/lib/tap.h"
 
+#include <stdio.h>
+
 static const char *get(const headers_set *h, const char *name)
 {
     for (size_t i = 0; i < h->n; i++)
@@ -87,6 +89,23 @@ static void test_spoof(void)
     s = headers_spoof_new("X-Spam");
     headers_spoof_note(s, "Subject");
     tap_ok(headers_spoof_count(s) == 0, "a clean message has nothing to remove");
+    headers_spoof_free(s);
+
+    /* the bound: past HEADERS_SPOOF_MAX of ours a note fails, others still pass */
+    s = headers_spoof_new("X-Spam");
+    bool under = true;
+    for (int i = 0; i < HEADERS_SPOOF_MAX; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "X-Spam-%d", i % 7 ? i : 0);
+        under = under && headers_spoof_note(s, name);
+    }
+    tap_ok(under && !headers_spoof_overflow(s) && headers_spoof_count(s) == HEADERS_SPOOF_MAX,
+           "%d of our headers are all noted", HEADERS_SPOOF_MAX);
+    tap_ok(headers_spoof_note(s, "Received") && !headers_spoof_overflow(s),
+           "past the bound, a header not ours is still fine");
+    tap_ok(!headers_spoof_note(s, "X-Spam-Flag") && headers_spoof_overflow(s) &&
+               headers_spoof_count(s) == HEADERS_SPOOF_MAX,
+           "one more of ours fails and says overflow");
     headers_spoof_free(s);
 
     tap_ok(headers_is_ours("X-Spam", "x-spam-virus") && headers_is_ours("X-Spam", "X-Spam") &&
