@@ -327,6 +327,10 @@ static sfsistat cb_eom(SMFICTX *ctx)
     }
     double t0 = metrics_now();
     scan_result r;
+    if (!s->refuse && msgbuf_oom(s->mb)) { /* not the size cap: a prefix by accident */
+        log_msg(LOG_WARNING, qid(ctx), "out of memory buffering the message");
+        s->refuse = "nomem";
+    }
     if (s->refuse) {
         scan_refuse(&r, POLICY_TEMPFAIL, s->refuse);
         log_result(ctx, s, &r);

@@ -101,6 +101,11 @@ bool msgbuf_truncated(const msgbuf *m)
     return m->seen > m->len;
 }
 
+bool msgbuf_oom(const msgbuf *m)
+{
+    return m->oom;
+}
+
 bool msgbuf_full(const msgbuf *m)
 {
     return m->oom || m->len >= m->cap;

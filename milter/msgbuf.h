@@ -34,6 +34,7 @@ const char *msgbuf_data(const msgbuf *m);
 size_t msgbuf_len(const msgbuf *m);      /* bytes stored (<= cap) */
 size_t msgbuf_seen(const msgbuf *m);     /* bytes the MTA sent */
 bool msgbuf_truncated(const msgbuf *m);  /* seen > stored */
+bool msgbuf_oom(const msgbuf *m);        /* an allocation failed: stored is a prefix */
 bool msgbuf_full(const msgbuf *m);       /* no more will be stored */
 
 #endif
