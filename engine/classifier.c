@@ -349,7 +349,7 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
         goto fail;
     /* Checked here, not per message: an id past the embedding would fail
      * every message, and -n must see it. */
-    if (tokenizer_vocab_size(c->tok) > (size_t)c->cfg->vocab_size) {
+    if (!opt.ids_only && tokenizer_vocab_size(c->tok) > (size_t)c->cfg->vocab_size) {
         st = engine_fail(err, ENGINE_ERR_FORMAT,
                          "%s: ids up to %zu, past config.json vocab_size %d (the tokenizer and the "
                          "embedding are from different models)",

@@ -47,6 +47,9 @@ typedef struct classifier_options {
                            * Also sizes the CUDA backend's buffers. */
     double batch_wait_ms; /* longest hold of a batch with room for an announced
                            * request, 0 .. 60000; 0 = never hold; 1 by default */
+    bool ids_only;        /* the caller passes its own token ids, never text:
+                           * the tokenizer's ids need not fit the embedding
+                           * (test checkpoints with a cut vocabulary) */
 } classifier_options;
 
 /* The scheduler's counters since classifier_new() (classifier_get_stats()). */

@@ -128,6 +128,7 @@ int main(int argc, char **argv)
     classifier_options opt;
     classifier_options_init(&opt);
     opt.max_tokens = max_n; /* no case may be truncated */
+    opt.ids_only = true;    /* the fixtures' ids, on a cut vocabulary */
     classifier *cl = NULL;
     engine_err err;
     if (classifier_new(argv[1], &opt, &cl, &err) != ENGINE_OK) {

@@ -146,6 +146,15 @@ static bool until_waits(uint64_t n)
     return false;
 }
 
+/* A classifier of mdir with the default options but one thread. */
+static engine_status open_one_thread(const char *mdir, classifier **c, engine_err *err)
+{
+    classifier_options opt;
+    classifier_options_init(&opt);
+    opt.threads = 1;
+    return classifier_new(mdir, &opt, c, err);
+}
+
 /* max_tokens 0 takes the model's own length from tokenizer_config.json:
  * model_max_length, transformers' "none" placeholder, no file, bad JSON */
 static void test_model_max_tokens(const char *mdir)
@@ -174,12 +183,9 @@ static void test_model_max_tokens(const char *mdir)
                 return;
             }
         }
-        classifier_options opt;
-        classifier_options_init(&opt);
-        opt.threads = 1;
         classifier *c = NULL;
         engine_err err = {0};
-        engine_status st = classifier_new(mdir, &opt, &c, &err);
+        engine_status st = open_one_thread(mdir, &c, &err);
         if (cases[i].st == ENGINE_OK)
             tap_ok(st == ENGINE_OK && classifier_max_tokens(c) == cases[i].want,
                    "max_tokens 0 with tokenizer_config.json %s: %zu (want %zu)",
@@ -215,15 +221,20 @@ static void test_vocab_mismatch(const char *dir)
     snprintf(small, sizeof small, "%s/small-vocab", dir);
     if (!tap_ok(mkmodel(small, "--vocab 1000") == 0, "llmspam mkmodel --vocab 1000"))
         return;
-    classifier_options opt;
-    classifier_options_init(&opt);
-    opt.threads = 1;
     classifier *c = NULL;
     engine_err err = {0};
-    engine_status st = classifier_new(small, &opt, &c, &err);
+    engine_status st = open_one_thread(small, &c, &err);
     tap_ok(st == ENGINE_ERR_FORMAT && !c && strstr(err.msg, "tokenizer.json") &&
                strstr(err.msg, "vocab_size 1000"),
            "a 128256-id tokenizer on a 1000-row embedding is refused at load: %s", err.msg);
+    classifier_free(c);
+    classifier_options opt;
+    classifier_options_init(&opt);
+    opt.threads = 1;
+    opt.ids_only = true;
+    c = NULL;
+    st = classifier_new(small, &opt, &c, &err);
+    tap_ok(st == ENGINE_OK, "with ids_only (the caller's own ids) it loads: %s", st == ENGINE_OK ? "ok" : err.msg);
     classifier_free(c);
 }
 
