@@ -62,7 +62,7 @@ static const char *progname = "llmspam-milter";
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: %s [-c FILE] [-f] [-n] [-e] [-S] [-t MESSAGE] [-V]\n"
+            "usage: %s [-c FILE] [-f] [-n] [-e] [-S] [-t MESSAGE] [-V] [-h]\n"
             "  -c FILE     configuration file (default %s/llmspam.conf)\n"
             "  -f          stay in the foreground, log to stderr as well\n"
             "  -n          check the configuration and the model, then exit 0 or 78\n"
@@ -71,6 +71,7 @@ static void usage(FILE *out)
             "  -t MESSAGE  classify one message file offline and print the decision,\n"
             "              the header changes, the reply and the log line\n"
             "  -V          print the version\n"
+            "  -h          this text\n"
             "See llmspam-milter(8) and llmspam.conf(5).\n",
             progname, LLMSPAM_SYSCONFDIR);
 }

@@ -45,11 +45,11 @@ static void usage(FILE *out)
         return;
     }
     fprintf(out,
-            "usage: llmspam eval --model DIR --spam PATH... --ham PATH...\n"
+            "usage: llmspam eval [--model DIR] --spam PATH... --ham PATH...\n"
             "                    [--spam-list FILE] [--ham-list FILE] [--root DIR]\n"
             "                    [--config FILE | --tag-threshold X] [--json]\n"
             "                    [--plot FILE.svg] [--scores FILE] [--threads T]\n"
-            "                    [--learn-dir DIR]\n"
+            "                    [--max-tokens N] [--learn-dir DIR]\n"
             "\n"
             "Run every message through the milter's pipeline (render, tokenize,\n"
             "classify) and report, spam being the positive class and a score at or\n"
@@ -682,8 +682,8 @@ int cmd_eval(int argc, char **argv)
             NEED_VAL();
             char *end;
             long t = strtol(val, &end, 10);
-            if (*end || end == val || t < 0 || t > 4096) {
-                rc = fail_usage("--threads must be a number in [0, 4096]", val);
+            if (*end || end == val || t < 0 || t > 1024) {
+                rc = fail_usage("--threads must be a number in [0, 1024]", val);
                 goto out;
             }
             threads = (int)t;

@@ -46,7 +46,7 @@ static void extract_usage(FILE *out)
         "                          {\"file\":...,\"text\":...,\"flags\":{...}}\n"
         "  --headers LIST          headers to render, comma-separated\n"
         "                          (default \"%s\")\n"
-        "  --max-text-bytes N      cap the text at N bytes (default %d)\n"
+        "  --max-text-bytes N      cap the text at N bytes, or with k, M or G (default %d)\n"
         "  --max-message-bytes N   render only the first N bytes of each message,\n"
         "                          as the milter does (default: all of it); N as in\n"
         "                          llmspam.conf: bytes, or with k, M or G (1M)\n"
@@ -59,17 +59,6 @@ static void extract_usage(FILE *out)
         "parts_exceeded, parse_defects (count), parts (MIME parts visited).\n"
         "Exit status: 0 all rendered, 1 a file could not be read or rendered, 2 usage.\n",
         MIME_DEFAULT_HEADERS, MIME_DEFAULT_MAX_TEXT_BYTES);
-}
-
-static bool parse_size(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-')
-        return false;
-    *out = (size_t)v;
-    return true;
 }
 
 static void emit(struct extract *x, const char *name, const char *raw, size_t len)
@@ -222,14 +211,18 @@ int cmd_extract(int argc, char **argv)
         case O_HEADERS:
             x.opt.headers = optarg;
             break;
-        case O_MAXTEXT:
-            if (!parse_size(optarg, &x.opt.max_text_bytes) || x.opt.max_text_bytes == 0) {
-                fprintf(stderr, "llmspam extract: --max-text-bytes: '%s' is not a positive number\n", optarg);
+        case O_MAXTEXT: {
+            /* sizes as llmspam.conf writes them (64k, 1M), as max_text_bytes there */
+            long b;
+            if (!milter_config_parse_size(optarg, &b) || b <= 0) {
+                fprintf(stderr, "llmspam extract: --max-text-bytes: '%s' is not a size (bytes, or with k, M, G)\n",
+                        optarg);
                 return 2;
             }
+            x.opt.max_text_bytes = (size_t)b;
             break;
+        }
         case O_MAXMSG: {
-            /* the config's own size syntax (1M, 64k), as in max_message_bytes */
             long b;
             if (!milter_config_parse_size(optarg, &b) || b <= 0) {
                 fprintf(stderr, "llmspam extract: --max-message-bytes: '%s' is not a size (bytes, or with k, M, G)\n",

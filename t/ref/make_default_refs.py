@@ -93,14 +93,17 @@ def main():
         for line in f:
             name, _, score = line.split()
             got[os.path.relpath(name, args.root)] = float(score)
-    worst, worst_name, n = 0.0, None, 0
+    diffs = []
     for name, _, prob, _ in rows:
         if name not in got:
             sys.exit("%s: not in %s" % (name, args.compare))
-        n += 1
-        if abs(got[name] - prob) > worst:
-            worst, worst_name = abs(got[name] - prob), name
-    print(json.dumps({"n": n, "max_abs_diff": worst, "worst": worst_name, "tol": args.tol}))
+        diffs.append((abs(got[name] - prob), name))
+    n = len(diffs)
+    worst, worst_name = max(diffs) if diffs else (0.0, None)
+    print(json.dumps({"n": n, "max_abs_diff": worst, "worst": worst_name, "tol": args.tol,
+                      "mean_abs_diff": sum(d for d, _ in diffs) / max(n, 1),
+                      "over_1e-2": sum(d > 1e-2 for d, _ in diffs),
+                      "over_tol": sum(d > args.tol for d, _ in diffs)}))
     sys.exit(1 if worst > args.tol or n == 0 else 0)
 
 
