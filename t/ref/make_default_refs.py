@@ -67,7 +67,10 @@ def main():
     p.add_argument("--root", default=".", help="list files' root; names are printed relative to it")
     p.add_argument("--compare", help="llmspam eval --scores file to check against")
     p.add_argument("--tol", type=float, default=2e-2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1: several on a busy machine spin against each other)")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
     from transformers import AutoModelForSequenceClassification
 
     msgs = load(args.llmspam, args.ham, 0, args.root) + load(args.llmspam, args.spam, 1, args.root)
