@@ -290,7 +290,7 @@ engine_status classifier_new(const char *model_dir, const classifier_options *op
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         opt.threads = n > 0 ? (int)n : 1;
     }
-    if (opt.max_tokens > (1u << 20) || opt.threads > 1024)
+    if (opt.max_tokens > (1u << 20) || opt.threads > CLASSIFIER_MAX_THREADS)
         return engine_fail(err, ENGINE_ERR_ARG, "classifier: max_tokens %zu or threads %d out of range",
                            opt.max_tokens, opt.threads);
     if (opt.batch_tokens > (1u << 20))

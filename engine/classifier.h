@@ -33,8 +33,11 @@
 /* max_tokens when neither the caller nor the model says. */
 #define CLASSIFIER_DEFAULT_MAX_TOKENS 512
 
+/* the most compute threads one classifier runs (classifier_new refuses more) */
+#define CLASSIFIER_MAX_THREADS 1024
+
 typedef struct classifier_options {
-    int threads;          /* compute threads; 0 = number of cores */
+    int threads;          /* compute threads; 0 = number of cores; at most CLASSIFIER_MAX_THREADS */
     size_t max_tokens;    /* truncation, BOS included; 0: the model's own
                            * (tokenizer_config.json model_max_length), else
                            * CLASSIFIER_DEFAULT_MAX_TOKENS */

@@ -154,8 +154,8 @@ int cmd_classify(int argc, char **argv)
             break;
         case 't':
             v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 1024) {
-                fprintf(stderr, "llmspam classify: --threads must be 1..1024\n");
+            if (*end || v < 1 || v > CLASSIFIER_MAX_THREADS) {
+                fprintf(stderr, "llmspam classify: --threads must be 1..%d\n", CLASSIFIER_MAX_THREADS);
                 return 2;
             }
             opt.threads = (int)v;

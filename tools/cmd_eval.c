@@ -682,7 +682,7 @@ int cmd_eval(int argc, char **argv)
             NEED_VAL();
             char *end;
             long t = strtol(val, &end, 10);
-            if (*end || end == val || t < 0 || t > 1024) {
+            if (*end || end == val || t < 0 || t > CLASSIFIER_MAX_THREADS) {
                 rc = fail_usage("--threads must be a number in [0, 1024]", val);
                 goto out;
             }

@@ -61,6 +61,19 @@ static void extract_usage(FILE *out)
         MIME_DEFAULT_HEADERS, MIME_DEFAULT_MAX_TEXT_BYTES);
 }
 
+/* a positive size as llmspam.conf writes them (64k, 1M), as the config keys
+   these options mirror */
+static bool size_option(const char *name, const char *arg, size_t *out)
+{
+    long b;
+    if (!milter_config_parse_size(arg, &b) || b <= 0) {
+        fprintf(stderr, "llmspam extract: %s: '%s' is not a size (bytes, or with k, M, G)\n", name, arg);
+        return false;
+    }
+    *out = (size_t)b;
+    return true;
+}
+
 static void emit(struct extract *x, const char *name, const char *raw, size_t len)
 {
     mime_options opt = x->opt;
@@ -211,27 +224,14 @@ int cmd_extract(int argc, char **argv)
         case O_HEADERS:
             x.opt.headers = optarg;
             break;
-        case O_MAXTEXT: {
-            /* sizes as llmspam.conf writes them (64k, 1M), as max_text_bytes there */
-            long b;
-            if (!milter_config_parse_size(optarg, &b) || b <= 0) {
-                fprintf(stderr, "llmspam extract: --max-text-bytes: '%s' is not a size (bytes, or with k, M, G)\n",
-                        optarg);
+        case O_MAXTEXT:
+            if (!size_option("--max-text-bytes", optarg, &x.opt.max_text_bytes))
                 return 2;
-            }
-            x.opt.max_text_bytes = (size_t)b;
             break;
-        }
-        case O_MAXMSG: {
-            long b;
-            if (!milter_config_parse_size(optarg, &b) || b <= 0) {
-                fprintf(stderr, "llmspam extract: --max-message-bytes: '%s' is not a size (bytes, or with k, M, G)\n",
-                        optarg);
+        case O_MAXMSG:
+            if (!size_option("--max-message-bytes", optarg, &x.max_message_bytes))
                 return 2;
-            }
-            x.max_message_bytes = (size_t)b;
             break;
-        }
         case O_MBOX:
             mbox = optarg;
             break;
