@@ -36,12 +36,17 @@ def read_json(path):
         return json.load(f)
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def check_alike(dirs):
     """Refuse inputs that are not fine-tunes of one shape, tokenizer and length."""
     for name in SAME:
-        first = open(os.path.join(dirs[0], name), "rb").read()
+        first = read_bytes(os.path.join(dirs[0], name))
         for d in dirs[1:]:
-            if open(os.path.join(d, name), "rb").read() != first:
+            if read_bytes(os.path.join(d, name)) != first:
                 sys.exit("soup: %s differs between %s and %s" % (name, dirs[0], d))
     trained = [read_json(os.path.join(d, "training.json")) for d in dirs]
     for key in ("max_tokens", "layers", "frozen", "split"):
