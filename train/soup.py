@@ -43,6 +43,11 @@ def read_bytes(path):
 
 def check_alike(dirs):
     """Refuse inputs that are not fine-tunes of one shape, tokenizer and length."""
+    for d in dirs:
+        for name in SAME + (WEIGHTS, "training.json"):
+            if not os.path.isfile(os.path.join(d, name)):
+                sys.exit("soup: %s: missing (not a save_pretrained directory of train/?)"
+                         % os.path.join(d, name))
     for name in SAME:
         first = read_bytes(os.path.join(dirs[0], name))
         for d in dirs[1:]:
