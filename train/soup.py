@@ -27,8 +27,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 WEIGHTS = "model.safetensors"
-SAME = ("config.json", "tokenizer.json", "tokenizer_config.json")  # must match byte for byte
+REQUIRED = (WEIGHTS, "training.json", "config.json", "tokenizer.json")
+SAME = ("config.json", "tokenizer.json", "tokenizer_config.json")  # alike byte for byte, or absent in all
 COPIED = SAME + ("dev-ham.txt", "dev-spam.txt")
+# training.json keys that must agree, and that OUT's training.json repeats
+# (max_tokens first: t/default_model.sh reads it there); train.py writes none
+RECORDED = ("max_tokens", "layers", "frozen", "split")
 
 
 def read_json(path):
@@ -37,6 +41,9 @@ def read_json(path):
 
 
 def read_bytes(path):
+    """The file's bytes, None where it does not exist."""
+    if not os.path.exists(path):
+        return None
     with open(path, "rb") as f:
         return f.read()
 
@@ -44,7 +51,7 @@ def read_bytes(path):
 def check_alike(dirs):
     """Refuse inputs that are not fine-tunes of one shape, tokenizer and length."""
     for d in dirs:
-        for name in SAME + (WEIGHTS, "training.json"):
+        for name in REQUIRED:
             if not os.path.isfile(os.path.join(d, name)):
                 sys.exit("soup: %s: missing (not a save_pretrained directory of train/?)"
                          % os.path.join(d, name))
@@ -54,7 +61,7 @@ def check_alike(dirs):
             if read_bytes(os.path.join(d, name)) != first:
                 sys.exit("soup: %s differs between %s and %s" % (name, dirs[0], d))
     trained = [read_json(os.path.join(d, "training.json")) for d in dirs]
-    for key in ("max_tokens", "layers", "frozen", "split"):
+    for key in RECORDED:
         values = {json.dumps(t.get(key)) for t in trained}
         if len(values) > 1:
             sys.exit("soup: training.json %s differs between the inputs: %s" % (key, ", ".join(sorted(values))))
@@ -96,14 +103,14 @@ def main():
             shutil.copy(src, args.out)
     save_file(weights, os.path.join(args.out, WEIGHTS), metadata={"format": "pt"})
     first = trained[0]
-    record = {key: first[key] for key in ("max_tokens", "layers", "frozen", "split")}  # max_tokens first
+    record = {key: first[key] for key in RECORDED if key in first}
     record["soup"] = {"method": "element-wise mean of the weights (float32, stored %s)"
                       % str(next(iter(weights.values())).dtype).replace("torch.", ""),
                       "inputs": [{"dir": os.path.abspath(d), "training": t}
                                  for d, t in zip(args.models, trained)]}
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump(record, f, indent=1)
-    print("soup: %d models, %d tensors (%d the same in all: the frozen ones) -> %s"
+    print("soup: %d models, %d tensors (%d the same in every input, such as frozen layers) -> %s"
           % (len(args.models), len(weights), identical, args.out))
 
 
