@@ -9,7 +9,7 @@
 # corpus message not in the model's dev lists), scored on the dev split by
 # one Perl process through the Mail::SpamAssassin API; spam = score >=
 # required_score (5.0). llmspam: `llmspam eval` on the dev lists at
-# tag_threshold 0.5. Both report precision, recall, F1, FPR, ROC AUC and
+# tag_threshold's default (TAG_THRESHOLD=X in the environment: at X). Both report precision, recall, F1, FPR, ROC AUC and
 # messages/s, single-threaded (one core each), on this machine in this run.
 # llmspam reads max_tokens tokens per message: the model directory's
 # training.json "max_tokens" when it has one (what it was trained with),
@@ -129,8 +129,10 @@ grep -v -e 'gibberish entry' -e '^t [0-9]' "$tmp/sa.err" >&2 || true
 
 # llmspam on the same messages, one compute thread.
 "$llmspam" eval --model "$model" --ham-list "$tmp/devabs-ham" \
-    --spam-list "$tmp/devabs-spam" --max-tokens "$MAX_TOKENS" --threads 1 --json --scores "$tmp/llm-scores" >"$tmp/llm.json"
+    --spam-list "$tmp/devabs-spam" --max-tokens "$MAX_TOKENS" ${TAG_THRESHOLD:+--tag-threshold "$TAG_THRESHOLD"} \
+    --threads 1 --json --scores "$tmp/llm-scores" >"$tmp/llm.json"
 llm_rate=$(sed 's/.*"messages_per_second":\([^,}]*\).*/\1/' "$tmp/llm.json")
+llm_tag=$(sed -e 's/"thresholds".*//' -e 's/.*"threshold":\([^,}]*\).*/\1/' "$tmp/llm.json")
 
 # metrics FILE THRESHOLD RATE NAME: P, R, F1, FPR at the threshold; AUC by pairs.
 metrics() {
@@ -146,7 +148,7 @@ metrics() {
 echo
 printf '%-14s %6s %6s %6s %8s %7s %9s\n' "" precision recall F1 FPR AUC "msg/s"
 metrics "$tmp/sa-scores" 5.0 "$sa_rate" "SpamAssassin"
-metrics "$tmp/llm-scores" 0.5 "$llm_rate" "llmspam"
+metrics "$tmp/llm-scores" "$llm_tag" "$llm_rate" "llmspam"
 if [ -n "${KEEP_SCORES:-}" ]; then
     cp "$tmp/sa-scores" "$KEEP_SCORES.sa"
     cp "$tmp/llm-scores" "$KEEP_SCORES.llmspam"

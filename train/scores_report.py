@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """scores_report: the per-source figures of the model card from a scores file.
 
-    python train/scores_report.py CKPT/scores-epoch2.txt [CKPT/scores-modern-epoch2.txt ...]
+    python train/scores_report.py [--threshold T] CKPT/scores-epoch2.txt [CKPT/scores-modern-epoch2.txt ...]
 
 Each file is NAME LABEL PROBABILITY per line (smollm2_train.py's
 scores-epochN.txt, its --also-score scores-NAME-epochN.txt, or `llmspam eval
---scores`). For each file: AUC, F1, precision, recall and FPR at 0.5, and
-recall at FPR <= 0.5%, over the whole file, and over the subsets the card
-reports where the file has them:
+--scores`). For each file: AUC, F1, precision, recall and FPR at T
+(default 0.5), and recall at FPR <= 0.5%, over the whole file, and over
+the subsets the card reports where the file has them:
 - new-year: easy_ham_2/ ham against spam_2/ spam (the source split's closest
   thing to later mail from the same kind of senders);
 - hard_ham: hard_ham/ ham against spam_2/ spam;
-- phishing: bench/modern-mail's spam-01..spam-16, caught at 0.5.
+- phishing: bench/modern-mail's spam-01..spam-16, caught at T.
 """
 import math
 import os
@@ -50,34 +50,41 @@ def stem(name):
     return os.path.basename(name).split(".", 1)[0]
 
 
-def line(tag, rows):
+def line(tag, rows, threshold):
     labels = [r[1] for r in rows]
     scores = [r[2] for r in rows]
-    m = binary_metrics(labels, scores, 0.5)
+    m = binary_metrics(labels, scores, threshold)
     return ("%-10s n %4d  AUC %.4f  F1 %.3f  P %.3f  R %.3f  FPR %.2f%% (%d of %d)  recall at FPR<=0.5%% %.3f"
             % (tag, len(rows), m["auc"], m["f1"], m["precision"], m["recall"], 100 * m["fpr"], m["fp"],
                m["fp"] + m["tn"], recall_at_fpr(labels, scores)))
 
 
-def report(path):
+def report(path, threshold):
     rows = load(path)
     print("==", path)
-    print(line("all", rows))
+    print(line("all", rows, threshold))
     subsets = {"new-year": ("easy_ham_2", "spam_2"), "hard_ham": ("hard_ham", "spam_2")}
     for tag, (ham, spam) in subsets.items():
         sub = [r for r in rows if stem(r[0]) == (ham if r[1] == 0 else spam)]
         if any(r[1] == 0 for r in sub) and any(r[1] == 1 for r in sub):
-            print(line(tag, sub))
+            print(line(tag, sub, threshold))
     phish = [r for r in rows if r[1] == 1 and stem(r[0]) in PHISHING]
     if phish:
-        print("phishing   caught at 0.5: %d of %d" % (sum(r[2] >= 0.5 for r in phish), len(phish)))
+        print("phishing   caught at %g: %d of %d" % (threshold, sum(r[2] >= threshold for r in phish), len(phish)))
 
 
 def main(argv):
+    threshold = 0.5
+    if argv[:1] == ["--threshold"] and len(argv) > 1:
+        try:
+            threshold = float(argv[1])
+        except ValueError:
+            sys.exit("scores_report: --threshold %s: not a number" % argv[1])
+        argv = argv[2:]
     if not argv:
         sys.exit(__doc__.strip().split("\n\n")[1])
     for path in argv:
-        report(path)
+        report(path, threshold)
 
 
 if __name__ == "__main__":
