@@ -9,8 +9,9 @@
 # corpus message not in the model's dev lists), scored on the dev split by
 # one Perl process through the Mail::SpamAssassin API; spam = score >=
 # required_score (5.0). llmspam: `llmspam eval` on the dev lists at
-# tag_threshold's default (TAG_THRESHOLD=X in the environment: at X). Both report precision, recall, F1, FPR, ROC AUC and
-# messages/s, single-threaded (one core each), on this machine in this run.
+# tag_threshold's default (TAG_THRESHOLD=X in the environment: at X). Both
+# report precision, recall, F1, FPR, ROC AUC and messages/s,
+# single-threaded (one core each), on this machine in this run.
 # llmspam reads max_tokens tokens per message: the model directory's
 # training.json "max_tokens" when it has one (what it was trained with),
 # else 512; MAX_TOKENS=N in the environment overrides it.
