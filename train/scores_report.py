@@ -13,6 +13,7 @@ the subsets the card reports where the file has them:
 - hard_ham: hard_ham/ ham against spam_2/ spam;
 - phishing: bench/modern-mail's spam-01..spam-16, caught at T.
 """
+import argparse
 import math
 import os
 import sys
@@ -74,17 +75,12 @@ def report(path, threshold):
 
 
 def main(argv):
-    threshold = 0.5
-    if argv[:1] == ["--threshold"] and len(argv) > 1:
-        try:
-            threshold = float(argv[1])
-        except ValueError:
-            sys.exit("scores_report: --threshold %s: not a number" % argv[1])
-        argv = argv[2:]
-    if not argv:
-        sys.exit(__doc__.strip().split("\n\n")[1])
-    for path in argv:
-        report(path, threshold)
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    p.add_argument("--threshold", type=float, default=0.5, help="spam at or over it (default 0.5)")
+    p.add_argument("scores", nargs="+", help="NAME LABEL PROBABILITY files")
+    args = p.parse_args(argv)
+    for path in args.scores:
+        report(path, args.threshold)
 
 
 if __name__ == "__main__":
