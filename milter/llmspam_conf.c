@@ -150,7 +150,7 @@ static const config_key keys[] = {
     {"empty_text", T_ENUM, O(empty_text), "accept", 0, 0, emptyactions, 0, true, G_SCAN,
      "a message with no text at all is not given to the model: accept, tag or reject it"},
 
-    {"tag_threshold", T_FRACTION, O(tag_threshold), "0.25", 0, 1, NULL, 0, true, G_DECIDE,
+    {"tag_threshold", T_FRACTION, O(tag_threshold), "0.35", 0, 1, NULL, 0, true, G_DECIDE,
      "score at or over which the message is flagged spam (X-Spam-Flag: YES)"},
     {"tempfail_threshold", T_OPTFRAC, O(tempfail_threshold), "off", 0, 1, NULL, 0, true, G_DECIDE,
      "score at or over which (and under reject_threshold) mail is tempfailed (off: never)"},

@@ -24,7 +24,7 @@ ok $? "pad_token_id 128004 (<|finetune_right_pad_id|>, never produced from text)
 shipped_model_fixtures "$model" "$data"
 
 shipped_model_eval "$model" "$data" "$tmp"
-# Thresholds: the milter tags at 0.25 (tag_threshold's default). The margins
+# Thresholds: the milter tags at 0.35 (tag_threshold's default). The margins
 # (ham under 0.2, spam over 0.8) are wide enough that a model that loads but
 # computes wrongly (wrong pooling, rope or weights: scores near the class
 # prior, ~0.3-0.7) fails, and narrow enough for these messages, which the
@@ -33,7 +33,7 @@ awk '$2 == "ham" && $3 >= 0.2 { print "# ham scored high:", $0; bad = 1 }
      $2 == "spam" && $3 <= 0.8 { print "# spam scored low:", $0; bad = 1 }
      END { exit bad || NR == 0 }' "$tmp/scores"
 ok $? "every ham scores under 0.2, every spam over 0.8"
-grep -q '"fp":0,' "$tmp/j" && grep -q '"fn":0,' "$tmp/j"; ok $? "no error at tag_threshold 0.25"
+grep -q '"fp":0,' "$tmp/j" && grep -q '"fn":0,' "$tmp/j"; ok $? "no error at tag_threshold 0.35"
 
 # The pipeline once more by hand: extract's text through classify.
 f=$(ls "$data/spam" | head -n 1)
