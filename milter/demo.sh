@@ -8,7 +8,7 @@
 # With "generated" the model is a random tiny checkpoint: its scores mean
 # nothing, so the thresholds are placed between the two messages' scores
 # (computed with llmspam classify) to show every path; with a trained model
-# tag_threshold's default applies (0.35) and reject_threshold is 0.9 for the demo.
+# tag_threshold's default applies and reject_threshold is 0.9 for the demo.
 set -u
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
 top_builddir=$(cd "$1" && pwd)
@@ -42,13 +42,13 @@ if [ "$GENERATED" = generated ]; then
     RJ=$TAG
     echo "== generated model (random weights): ham scores $hs, spam $ss; tag_threshold = reject_threshold = $TAG"
 else
-    TAG=0.35
+    TAG="" # the default
     RJ=0.9
 fi
 { milter_postfix_conf "$MODEL"; cat <<EOF2
 # swaks connects from 127.0.0.1: scan it
 trusted_networks = none
-tag_threshold = $TAG
+${TAG:+tag_threshold = $TAG}
 subject_prefix = [SPAM]
 EOF2
 } > "$T/llmspam.conf"
